@@ -1,0 +1,132 @@
+"""The exception tree of elb-upgrade; every message tells the operator what to do next.
+
+    ElbUpgradeError                 root; `exit_code` and `result` say how a run ends
+    ├── UsageError                  bad flag value, unknown platform name (exit 2)
+    ├── ConfigError                 config file or a required setting is wrong (exit 2)
+    ├── ScopeError                  unknown scope (exit 1, history scope "unknown")
+    ├── PreflightError              the ground is not safe to deploy on
+    │   ├── ParityRejected          storage network parity would break the app
+    │   └── DirtyTreeError / GitError
+    ├── LockHeldError               another run holds the lock (also a BlockingIOError)
+    ├── SnapshotError               snapshot missing, empty, corrupt, foreign, unsafe path
+    ├── PlatformError               the engine / cloud refused or failed
+    │   ├── PlatformUnavailable     engine not running, not logged in
+    │   ├── BuildError              image build failed (carries the log tail)
+    │   ├── ImageMissingError       an image to deploy or restore no longer exists
+    │   └── ConflictError           the app changed underneath us (HTTP 412)
+    ├── GateFailed                  readiness never turned 200 (carries the diagnosis)
+    └── Declined                    the operator answered no at the prompt
+
+Vendor exceptions (docker.errors.*, azure.core.exceptions.*) are translated into these
+inside `platforms/` and never cross out of it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ElbUpgradeError(Exception):
+    """Root of every error elb-upgrade raises on purpose."""
+
+    exit_code = 1
+    result = "aborted"
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  → {self.hint}" if self.hint else self.message
+
+
+class UsageError(ElbUpgradeError):
+    """The command line is wrong; nothing was touched."""
+
+    exit_code = 2
+
+
+class ConfigError(ElbUpgradeError):
+    """The config file or a required setting is missing or invalid."""
+
+    exit_code = 2
+
+
+class ScopeError(ElbUpgradeError):
+    """The scope named on the command line is not in the config."""
+
+
+class PreflightError(ElbUpgradeError):
+    """A preflight check failed; nothing was deployed."""
+
+    result = "preflight_failed"
+
+
+class ParityRejected(PreflightError):
+    """Storage network parity check failed: deploying would break the app."""
+
+    result = "parity_rejected"
+
+
+class GitError(PreflightError):
+    """A git precondition failed (dirty tree, wrong branch, non-fast-forward pull)."""
+
+
+class LockHeldError(ElbUpgradeError, BlockingIOError):
+    """Another elb-upgrade run holds the lock."""
+
+    result = "lock_held"
+
+    def __init__(self, message: str, *, path: Path, holder: str = "") -> None:
+        ElbUpgradeError.__init__(self, message, hint="wait for it to finish; "
+                                 "`elb-upgrade lock status` shows who holds it")
+        self.path = path
+        self.holder = holder
+        self.filename = str(path)
+
+
+class SnapshotError(ElbUpgradeError):
+    """The rollback snapshot is missing, unreadable, foreign or at an unsafe path."""
+
+    result = "rollback_failed"
+
+
+class PlatformError(ElbUpgradeError):
+    """The platform (engine or cloud) failed an operation."""
+
+    result = "build_in_progress"
+
+
+class PlatformUnavailable(PlatformError):
+    """The platform cannot be reached or we are not logged in."""
+
+    result = "preflight_failed"
+
+
+class BuildError(PlatformError):
+    """An image build failed; `log_tail` holds its last lines."""
+
+    def __init__(self, message: str, *, hint: str = "", log_tail: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.log_tail = log_tail
+
+
+class ImageMissingError(PlatformError):
+    """An image needed to deploy or restore does not exist any more."""
+
+
+class ConflictError(PlatformError):
+    """The app changed since it was read (an ETag precondition failed)."""
+
+
+class GateFailed(ElbUpgradeError):
+    """The readiness gate did not pass before its deadline."""
+
+    result = "upgrade_failed"
+
+
+class Declined(ElbUpgradeError):
+    """The operator declined at the prompt."""
+
+    result = "aborted_by_user"

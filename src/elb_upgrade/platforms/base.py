@@ -1,0 +1,167 @@
+"""The `Platform` protocol the envelope drives, and the registry that names platforms.
+
+The envelope never knows which platform it drives: it calls these methods with plain
+values and gets plain values (or `elb_upgrade.errors` exceptions) back. Vendor
+exceptions never cross out of a platform module.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, TextIO, runtime_checkable
+
+from elb_upgrade.errors import UsageError
+
+LogSink = Callable[[str], None]
+"""Receives one line of progress or build log at a time."""
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """One container of the app as the config describes it.
+
+    `image_key` names the entry of `[images]` whose builds this container runs. `command`
+    and `env` are used by platforms that create containers themselves (docker); the azure
+    platform keeps the Container App's own definition and only swaps images.
+    """
+
+    name: str
+    image_key: str
+    command: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """How to build one image: repository name, build context, Dockerfile, build args."""
+
+    key: str
+    repository: str
+    context: Path
+    dockerfile: str = "Dockerfile"
+    build_args: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """What a platform is constructed with: the app, its containers and raw settings.
+
+    `settings` is the merged view of environment, `.env`, `.env.local` (and `azd env`
+    for azure) plus the config's `[platform.<name>]` table, all as strings.
+    """
+
+    name: str
+    containers: tuple[ContainerSpec, ...]
+    images: tuple[ImageSpec, ...]
+    main_container: str
+    settings: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ContainerImage:
+    """One running container and the image it runs."""
+
+    name: str
+    image: str
+
+
+@dataclass(frozen=True)
+class AppState:
+    """What is running now: the active revision and each container's image."""
+
+    revision: str
+    images: tuple[ContainerImage, ...]
+
+    def image_of(self, container: str) -> str | None:
+        return next((c.image for c in self.images if c.name == container), None)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What a deploy (or restore) made.
+
+    `readiness_url`, when set, replaces the configured readiness URL for the gate (the
+    revision's own FQDN on azure in multiple-revision mode).
+    """
+
+    revision: str
+    images: tuple[ContainerImage, ...]
+    readiness_url: str | None = None
+
+
+class RevisionState(enum.Enum):
+    PENDING = "pending"  # still provisioning / containers starting
+    RUNNING = "running"  # every deployed container runs its new image and is not restarting
+    FAILED = "failed"  # failed for good: exited, crash loop, image pull failure
+
+
+@dataclass(frozen=True)
+class RevisionStatus:
+    state: RevisionState
+    detail: str = ""
+
+
+@runtime_checkable
+class Platform(Protocol):
+    """Where the app runs. Each method raises `elb_upgrade.errors` exceptions only."""
+
+    name: str
+
+    def check(self) -> None:
+        """Preflight: the platform is reachable and we are authorised (PlatformUnavailable)."""
+
+    def parity_check(self, log: LogSink) -> None:
+        """Preflight: storage network parity (ParityRejected); a no-op where it means nothing."""
+
+    def current(self) -> AppState:
+        """The running revision and images (SnapshotError-free: an absent app is empty)."""
+
+    def build(self, image: ImageSpec, tag: str, log: LogSink) -> str:
+        """Build `image` tagged `tag`; return the full image reference (BuildError)."""
+
+    def image_exists(self, image: str) -> bool:
+        """Whether `image` (a full reference) can still be deployed."""
+
+    def deploy(self, images: Mapping[str, str], log: LogSink) -> Deployment:
+        """Run container name → image as a new revision; unchanged containers stay."""
+
+    def revision_status(self, deployment: Deployment) -> RevisionStatus:
+        """How the revision `deploy` made is doing, for the gate."""
+
+    def follow_logs(self, container: str, out: TextIO) -> None:
+        """Stream `container`'s log to `out` until interrupted."""
+
+
+PlatformFactory = Callable[[AppSpec], Platform]
+
+_BUILTIN: dict[str, str] = {
+    "docker": "elb_upgrade.platforms.docker:DockerPlatform",
+    "azure": "elb_upgrade.platforms.azure:AzurePlatform",
+}
+
+
+def platform_names() -> list[str]:
+    return sorted(_BUILTIN)
+
+
+def get_platform(name: str, app: AppSpec) -> Platform:
+    """Build the platform called `name` (a registry name or a `module:Class` path)."""
+    target = _BUILTIN.get(name, name)
+    if ":" not in target:
+        raise UsageError(
+            f"unknown platform {name!r}",
+            hint=f"use one of: {', '.join(platform_names())} (or a module:Class import path)",
+        )
+    module_name, _, attr = target.partition(":")
+    try:
+        factory: PlatformFactory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise UsageError(
+            f"cannot load platform {name!r}: {exc}",
+            hint=f"use one of: {', '.join(platform_names())} or an importable module:Class",
+        ) from exc
+    return factory(app)
