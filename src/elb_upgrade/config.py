@@ -1,0 +1,224 @@
+"""Load `elb-upgrade.toml`: one resolver, stated precedence, errors that name the key.
+
+Where the file is: `--config PATH` > `$ELB_UPGRADE_CONFIG` > `elb-upgrade.toml` in the
+current directory or the nearest parent. Values may say `${NAME}` or `${NAME:-default}`;
+NAME is looked up in the process environment, then `.env.local`, then `.env` (both
+beside the config file). A `${NAME}` that nowhere defines is an error naming NAME, the
+key that needs it and how to set it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from elb_upgrade import dotenv
+from elb_upgrade.errors import ConfigError, ScopeError
+from elb_upgrade.platforms.base import AppSpec, ContainerSpec, ImageSpec
+
+FILENAME = "elb-upgrade.toml"
+ROLLBACK = "rollback"
+_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+@dataclass(frozen=True)
+class Config:
+    """The validated config: the app, its platform, readiness URL, scopes and aliases."""
+
+    path: Path
+    app: AppSpec
+    platform: str
+    readiness_url: str
+    scopes: Mapping[str, tuple[str, ...]]  # scope → image keys it builds
+    aliases: Mapping[str, str]
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    def scope_names(self) -> list[str]:
+        return [*self.scopes, *self.aliases, ROLLBACK]
+
+    def resolve_scope(self, name: str) -> str:
+        """The canonical scope for `name` (aliases followed); ScopeError lists valid ones."""
+        if name == ROLLBACK or name in self.scopes:
+            return name
+        if name in self.aliases:
+            return self.aliases[name]
+        raise ScopeError(
+            f"unknown scope {name!r}",
+            hint=f"use one of: {', '.join(self.scope_names())}",
+        )
+
+    def containers_for(self, scope: str) -> dict[str, str]:
+        """Container name → image key for every container `scope` deploys."""
+        keys = set(self.scopes[scope])
+        return {c.name: c.image_key for c in self.app.containers if c.image_key in keys}
+
+
+def find(explicit: str | None, cwd: Path, environ: Mapping[str, str]) -> Path:
+    """Locate the config file by the stated precedence."""
+    chosen = explicit or environ.get("ELB_UPGRADE_CONFIG")
+    if chosen:
+        path = Path(chosen).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist", hint="check --config / "
+                              "$ELB_UPGRADE_CONFIG")
+        return path.resolve()
+    for folder in (cwd, *cwd.parents):
+        if (folder / FILENAME).is_file():
+            return (folder / FILENAME).resolve()
+    raise ConfigError(
+        f"no {FILENAME} in {cwd} or any parent",
+        hint="run from your app's checkout, pass --config PATH, or start from "
+        "docs/elb-upgrade.example.toml",
+    )
+
+
+def environment(root: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """Variables for interpolation: process env > `.env.local` > `.env` beside the config."""
+    merged = dotenv.load(root / ".env")
+    merged.update(dotenv.load(root / ".env.local"))
+    merged.update(environ)
+    return merged
+
+
+def load(path: Path, environ: Mapping[str, str]) -> Config:
+    """Read and validate the config file at `path`."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}", hint="check the path and permissions") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}", hint="fix the syntax") from exc
+    env = environment(path.parent, environ)
+    return _build(_Reader(raw, env, path), path, env)
+
+
+class _Reader:
+    """Typed access into the parsed TOML with key-path error messages."""
+
+    def __init__(self, raw: dict[str, Any], env: Mapping[str, str], path: Path) -> None:
+        self.raw, self.env, self.path = raw, env, path
+
+    def table(self, key: str, data: Any = None) -> dict[str, Any]:
+        value = (self.raw if data is None else data).get(key.rpartition(".")[2], {})
+        if not isinstance(value, dict):
+            self.fail(key, "must be a table")
+        return value
+
+    def text(self, data: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
+        value = data.get(key, default)
+        if value is None:
+            self.fail(f"{where}.{key}", "is required")
+        if not isinstance(value, str):
+            self.fail(f"{where}.{key}", "must be a string")
+        return self.expand(value, f"{where}.{key}")
+
+    def strings(self, data: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.fail(f"{where}.{key}", "must be a list of strings")
+        return tuple(self.expand(v, f"{where}.{key}") for v in value)
+
+    def mapping(self, data: Mapping[str, Any], key: str, where: str) -> dict[str, str]:
+        value = data.get(key, {})
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            self.fail(f"{where}.{key}", "must be a table of strings")
+        return {k: self.expand(v, f"{where}.{key}.{k}") for k, v in value.items()}
+
+    def expand(self, value: str, where: str) -> str:
+        def sub(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in self.env:
+                return self.env[name]
+            if default is not None:
+                return default
+            raise ConfigError(
+                f"{where} in {self.path} needs ${{{name}}}, which is not set",
+                hint=f"export {name}=… or add {name}=… to {self.path.parent / '.env'}",
+            )
+
+        return _REF.sub(sub, value)
+
+    def fail(self, key: str, problem: str) -> Any:
+        raise ConfigError(f"{self.path}: {key} {problem}", hint="see docs/elb-upgrade.example.toml")
+
+
+def _build(r: _Reader, path: Path, env: Mapping[str, str]) -> Config:
+    app = r.table("app")
+    images = _images(r, path.parent)
+    containers = _containers(r, images)
+    name = r.text(app, "name", "app")
+    main = r.text(app, "main_container", "app", containers[0].name if containers else "")
+    if main not in {c.name for c in containers}:
+        r.fail("app.main_container", f"names no container in [containers] ({main!r})")
+    scopes = _scopes(r, images)
+    aliases = r.mapping(r.raw, "aliases", "aliases")
+    for alias, target in aliases.items():
+        if target not in scopes:
+            r.fail(f"aliases.{alias}", f"points at unknown scope {target!r}")
+    settings = dict(env)
+    settings.update(r.mapping(r.raw, "platform", "platform"))
+    spec = AppSpec(name=name, containers=containers, images=images, main_container=main,
+                   settings=settings)
+    return Config(path=path, app=spec, platform=r.text(app, "platform", "app", "docker"),
+                  readiness_url=r.text(app, "readiness_url", "app"), scopes=scopes,
+                  aliases=aliases)
+
+
+def _images(r: _Reader, root: Path) -> tuple[ImageSpec, ...]:
+    found = []
+    for key, data in r.table("images").items():
+        where = f"images.{key}"
+        if not isinstance(data, dict):
+            r.fail(where, "must be a table")
+        found.append(ImageSpec(
+            key=key,
+            repository=r.text(data, "repository", where),
+            context=(root / r.text(data, "context", where, ".")).resolve(),
+            dockerfile=r.text(data, "dockerfile", where, "Dockerfile"),
+            build_args=r.mapping(data, "build_args", where),
+        ))
+    if not found:
+        r.fail("images", "must define at least one image")
+    return tuple(found)
+
+
+def _containers(r: _Reader, images: tuple[ImageSpec, ...]) -> tuple[ContainerSpec, ...]:
+    keys = {i.key for i in images}
+    found = []
+    for name, data in r.table("containers").items():
+        where = f"containers.{name}"
+        if not isinstance(data, dict):
+            r.fail(where, "must be a table")
+        image_key = r.text(data, "image", where)
+        if image_key not in keys:
+            r.fail(f"{where}.image", f"names no image in [images] ({image_key!r})")
+        found.append(ContainerSpec(name=name, image_key=image_key,
+                                   command=r.strings(data, "command", where),
+                                   env=r.mapping(data, "env", where)))
+    if not found:
+        r.fail("containers", "must define at least one container")
+    return tuple(found)
+
+
+def _scopes(r: _Reader, images: tuple[ImageSpec, ...]) -> dict[str, tuple[str, ...]]:
+    keys = {i.key for i in images}
+    scopes = {}
+    for name, value in r.table("scopes").items():
+        if name == ROLLBACK:
+            r.fail(f"scopes.{name}", "is reserved for `elb-upgrade rollback`")
+        members = r.strings(r.raw["scopes"], name, "scopes")
+        unknown = [m for m in members if m not in keys]
+        if not members or unknown:
+            r.fail(f"scopes.{name}", f"must list image keys from [images] (unknown: {unknown})")
+        scopes[name] = members
+    if not scopes:
+        r.fail("scopes", "must define at least one scope")
+    return scopes
