@@ -85,12 +85,15 @@ class Deployment:
     """What a deploy (or restore) made.
 
     `readiness_url`, when set, replaces the configured readiness URL for the gate (the
-    revision's own FQDN on azure in multiple-revision mode).
+    revision's own FQDN on azure in multiple-revision mode). `readiness_revision` is the
+    revision the readiness body must report for the gate to pass (None: do not check,
+    e.g. when the container serving readiness was not redeployed).
     """
 
     revision: str
     images: tuple[ContainerImage, ...]
     readiness_url: str | None = None
+    readiness_revision: str | None = None
 
 
 class RevisionState(enum.Enum):
