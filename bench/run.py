@@ -43,8 +43,10 @@ def main(argv: list[str]) -> int:
         ok = {True: "yes", False: "NO", None: "-"}[r.get("ok")]  # type: ignore[index]
         value = r["value"]
         shown = f"{value:.3f}" if isinstance(value, float) else str(value)
-        print(f"{r['benchmark']!s:<{width}}  {r['metric']!s:<34} {shown:>12}  "
-              f"{r.get('target', '')!s:<14} {ok}")
+        print(
+            f"{r['benchmark']!s:<{width}}  {r['metric']!s:<34} {shown:>12}  "
+            f"{r.get('target', '')!s:<14} {ok}"
+        )
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(rows, indent=2))

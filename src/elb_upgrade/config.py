@@ -9,7 +9,6 @@ key that needs it and how to set it.
 
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -67,8 +66,9 @@ def find(explicit: str | None, cwd: Path, environ: Mapping[str, str]) -> Path:
     if chosen:
         path = Path(chosen).expanduser()
         if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist", hint="check --config / "
-                              "$ELB_UPGRADE_CONFIG")
+            raise ConfigError(
+                f"config file {path} does not exist", hint="check --config / $ELB_UPGRADE_CONFIG"
+            )
         return path.resolve()
     for folder in (cwd, *cwd.parents):
         if (folder / FILENAME).is_file():
@@ -93,7 +93,9 @@ def load(path: Path, environ: Mapping[str, str]) -> Config:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}", hint="check the path and permissions") from exc
+        raise ConfigError(
+            f"cannot read {path}: {exc}", hint="check the path and permissions"
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}", hint="fix the syntax") from exc
     env = environment(path.parent, environ)
@@ -110,9 +112,11 @@ class _Reader:
         value = (self.raw if data is None else data).get(key.rpartition(".")[2], {})
         if not isinstance(value, dict):
             self.fail(key, "must be a table")
-        return value
+        return dict(value)
 
-    def text(self, data: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
+    def text(
+        self, data: Mapping[str, Any], key: str, where: str, default: str | None = None
+    ) -> str:
         value = data.get(key, default)
         if value is None:
             self.fail(f"{where}.{key}", "is required")
@@ -165,11 +169,17 @@ def _build(r: _Reader, path: Path, env: Mapping[str, str]) -> Config:
             r.fail(f"aliases.{alias}", f"points at unknown scope {target!r}")
     settings = dict(env)
     settings.update(r.mapping(r.raw, "platform", "platform"))
-    spec = AppSpec(name=name, containers=containers, images=images, main_container=main,
-                   settings=settings)
-    return Config(path=path, app=spec, platform=r.text(app, "platform", "app", "docker"),
-                  readiness_url=r.text(app, "readiness_url", "app"), scopes=scopes,
-                  aliases=aliases)
+    spec = AppSpec(
+        name=name, containers=containers, images=images, main_container=main, settings=settings
+    )
+    return Config(
+        path=path,
+        app=spec,
+        platform=r.text(app, "platform", "app", "docker"),
+        readiness_url=r.text(app, "readiness_url", "app"),
+        scopes=scopes,
+        aliases=aliases,
+    )
 
 
 def _images(r: _Reader, root: Path) -> tuple[ImageSpec, ...]:
@@ -178,13 +188,15 @@ def _images(r: _Reader, root: Path) -> tuple[ImageSpec, ...]:
         where = f"images.{key}"
         if not isinstance(data, dict):
             r.fail(where, "must be a table")
-        found.append(ImageSpec(
-            key=key,
-            repository=r.text(data, "repository", where),
-            context=(root / r.text(data, "context", where, ".")).resolve(),
-            dockerfile=r.text(data, "dockerfile", where, "Dockerfile"),
-            build_args=r.mapping(data, "build_args", where),
-        ))
+        found.append(
+            ImageSpec(
+                key=key,
+                repository=r.text(data, "repository", where),
+                context=(root / r.text(data, "context", where, ".")).resolve(),
+                dockerfile=r.text(data, "dockerfile", where, "Dockerfile"),
+                build_args=r.mapping(data, "build_args", where),
+            )
+        )
     if not found:
         r.fail("images", "must define at least one image")
     return tuple(found)
@@ -200,9 +212,14 @@ def _containers(r: _Reader, images: tuple[ImageSpec, ...]) -> tuple[ContainerSpe
         image_key = r.text(data, "image", where)
         if image_key not in keys:
             r.fail(f"{where}.image", f"names no image in [images] ({image_key!r})")
-        found.append(ContainerSpec(name=name, image_key=image_key,
-                                   command=r.strings(data, "command", where),
-                                   env=r.mapping(data, "env", where)))
+        found.append(
+            ContainerSpec(
+                name=name,
+                image_key=image_key,
+                command=r.strings(data, "command", where),
+                env=r.mapping(data, "env", where),
+            )
+        )
     if not found:
         r.fail("containers", "must define at least one container")
     return tuple(found)
@@ -211,7 +228,7 @@ def _containers(r: _Reader, images: tuple[ImageSpec, ...]) -> tuple[ContainerSpe
 def _scopes(r: _Reader, images: tuple[ImageSpec, ...]) -> dict[str, tuple[str, ...]]:
     keys = {i.key for i in images}
     scopes = {}
-    for name, value in r.table("scopes").items():
+    for name in r.table("scopes"):
         if name == ROLLBACK:
             r.fail(f"scopes.{name}", "is reserved for `elb-upgrade rollback`")
         members = r.strings(r.raw["scopes"], name, "scopes")

@@ -45,7 +45,9 @@ def load(path: Path) -> dict[str, str]:
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}", hint="fix its permissions or encoding") from exc
+        raise ConfigError(
+            f"cannot read {path}: {exc}", hint="fix its permissions or encoding"
+        ) from exc
     return parse(text, str(path))
 
 

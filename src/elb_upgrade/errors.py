@@ -8,7 +8,8 @@
     │   ├── ParityRejected          storage network parity would break the app
     │   └── DirtyTreeError / GitError
     ├── LockHeldError               another run holds the lock (also a BlockingIOError)
-    ├── SnapshotError               snapshot missing, empty, corrupt, foreign, unsafe path
+    ├── SnapshotError               snapshot missing, empty, corrupt or for another app
+    ├── UnsafePathError             a symlink or another user's file at a /tmp path
     ├── PlatformError               the engine / cloud refused or failed
     │   ├── PlatformUnavailable     engine not running, not logged in
     │   ├── BuildError              image build failed (carries the log tail)
@@ -79,8 +80,11 @@ class LockHeldError(ElbUpgradeError, BlockingIOError):
     result = "lock_held"
 
     def __init__(self, message: str, *, path: Path, holder: str = "") -> None:
-        ElbUpgradeError.__init__(self, message, hint="wait for it to finish; "
-                                 "`elb-upgrade lock status` shows who holds it")
+        ElbUpgradeError.__init__(
+            self,
+            message,
+            hint="wait for it to finish; `elb-upgrade lock status` shows who holds it",
+        )
         self.path = path
         self.holder = holder
         self.filename = str(path)
@@ -90,6 +94,10 @@ class SnapshotError(ElbUpgradeError):
     """The rollback snapshot is missing, unreadable, foreign or at an unsafe path."""
 
     result = "rollback_failed"
+
+
+class UnsafePathError(ElbUpgradeError):
+    """A snapshot or lock path is a symlink or belongs to another user."""
 
 
 class PlatformError(ElbUpgradeError):

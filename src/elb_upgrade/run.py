@@ -1,0 +1,207 @@
+"""One `elb-upgrade <scope>` run, start to finish: the only place errors become results.
+
+Whatever happens inside — an outcome the envelope decided, one of our errors, Ctrl+C,
+SIGTERM or a bug — this module maps it to a result value and an exit code, and writes
+exactly one history line (none for `--dry-run`).
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from elb_upgrade import config as config_mod
+from elb_upgrade import history, signals, snapshot
+from elb_upgrade.clock import Clock, SystemClock, iso_z
+from elb_upgrade.envelope import Envelope, Options, Outcome, Seams, results_exit_code
+from elb_upgrade.errors import (
+    ConfigError,
+    ElbUpgradeError,
+    PlatformError,
+    ScopeError,
+    UsageError,
+)
+from elb_upgrade.gate import http_fetch
+from elb_upgrade.gitops import Git
+from elb_upgrade.platforms.base import get_platform
+from elb_upgrade.ui import Reporter
+
+_PHASE_RESULTS = {
+    "preflight": "preflight_failed",
+    "build": "build_in_progress",
+    "deploy": "build_in_progress",
+    "rollback": "rollback_failed",
+}
+
+
+@dataclass
+class Finished:
+    """The run's outcome plus what the history line and the summary need."""
+
+    outcome: Outcome
+    exit_code: int
+    app: str
+    scope: str
+    elapsed_seconds: int
+    ts: str
+
+
+def upgrade(
+    options: Options,
+    environ: Mapping[str, str],
+    cwd: Path,
+    ui: Reporter,
+    clock: Clock | None = None,
+) -> Finished:
+    """Run the envelope for `options` and record its ending."""
+    clock = clock or SystemClock()
+    started, ts = clock.monotonic(), iso_z(clock.utcnow())
+    signals.install()
+    state = _RunState(scope=options.scope)
+    try:
+        state.exit_code = _execute(options, environ, cwd, ui, clock, state)
+    except ElbUpgradeError as exc:
+        state.exit_code = _from_error(exc, state, ui)
+    except (KeyboardInterrupt, signals.Terminated) as exc:
+        state.exit_code = _from_interrupt(exc, state, ui)
+    except Exception as exc:  # a bug: still one history line, no traceback unless asked
+        state.outcome.result = "aborted"
+        state.outcome.message = f"internal error: {type(exc).__name__}: {exc}"
+        ui.error(
+            f"{state.outcome.message}\n  → this is a bug in elb-upgrade; rerun with "
+            "ELB_UPGRADE_DEBUG=1 for the traceback and report it"
+        )
+        if environ.get("ELB_UPGRADE_DEBUG"):
+            ui.detail(traceback.format_exc())
+        state.exit_code = 1
+    finished = Finished(
+        state.outcome,
+        state.exit_code,
+        state.app,
+        state.scope,
+        round(clock.monotonic() - started),
+        ts,
+    )
+    if state.outcome.result != "dry_run" and not options.dry_run:
+        _record(finished, environ, ui)
+    return finished
+
+
+@dataclass
+class _RunState:
+    scope: str
+    app: str = ""
+    envelope: Envelope | None = None
+    exit_code: int = 1
+
+    def __post_init__(self) -> None:
+        self.outcome = Outcome(result="aborted")
+
+    @property
+    def phase(self) -> str:
+        return self.envelope.phase if self.envelope else "setup"
+
+
+def _execute(
+    options: Options,
+    environ: Mapping[str, str],
+    cwd: Path,
+    ui: Reporter,
+    clock: Clock,
+    state: _RunState,
+) -> int:
+    cfg = config_mod.load(config_mod.find(options.config_arg, cwd, environ), environ)
+    state.app = cfg.app.name
+    try:
+        scope = cfg.resolve_scope(options.scope)
+    except ScopeError:
+        state.scope = "unknown"
+        raise
+    state.scope = scope
+    platform = get_platform(cfg.platform, cfg.app)
+    fetch, close = http_fetch()
+    seams = Seams(
+        clock=clock,
+        fetch=fetch,
+        git=Git(cfg.root),
+        snapshot_path=snapshot.default_path(cfg.app.name, environ),
+        follow_logs=lambda name: platform.follow_logs(name, sys.stdout),
+    )
+    state.envelope = Envelope(cfg, platform, replace(options, scope=scope), ui, seams)
+    state.outcome = state.envelope.outcome
+    try:
+        outcome = state.envelope.run()
+    finally:
+        close()
+    return results_exit_code(outcome.result)
+
+
+def _from_error(exc: ElbUpgradeError, state: _RunState, ui: Reporter) -> int:
+    result = exc.result
+    if isinstance(exc, PlatformError) and state.phase in _PHASE_RESULTS:
+        result = _PHASE_RESULTS[state.phase]
+    elif state.phase == "rollback":
+        result = "rollback_failed"
+    state.outcome.result = result
+    state.outcome.message = exc.message
+    ui.error(str(exc))
+    if isinstance(exc, ConfigError | UsageError):
+        return exc.exit_code
+    return results_exit_code(result) if result == "rollback_failed" else exc.exit_code
+
+
+def _from_interrupt(exc: BaseException, state: _RunState, ui: Reporter) -> int:
+    phase = state.phase
+    what = "Ctrl+C" if isinstance(exc, KeyboardInterrupt) else str(exc)
+    state.outcome.result = "build_in_progress" if phase in ("build", "deploy") else "aborted"
+    state.outcome.message = f"interrupted ({what}) during {phase}"
+    ui.error(state.outcome.message)
+    if phase in ("deploy", "gate") and state.outcome.revision:
+        ui.warn(
+            f"{state.outcome.revision} may be deployed but unverified; check with "
+            "`elb-upgrade status` and roll back with `elb-upgrade rollback` if needed"
+        )
+    return signals.exit_code(exc)
+
+
+def _record(finished: Finished, environ: Mapping[str, str], ui: Reporter) -> None:
+    o = finished.outcome
+    entry = history.Entry(
+        ts=finished.ts,
+        scope=finished.scope,
+        app=finished.app,
+        tag=o.tag,
+        head_sha=o.head_sha,
+        result=o.result,
+        elapsed_seconds=finished.elapsed_seconds,
+        message=o.message,
+        exit_code=finished.exit_code,
+    )
+    warning = history.append(history.default_path(environ), entry)
+    if warning:
+        ui.warn(warning)
+
+
+def summary(finished: Finished) -> dict[str, object]:
+    """The versioned `--json` summary of a run (its key set is pinned by a test)."""
+    o = finished.outcome
+    return {
+        "version": 1,
+        "result": o.result,
+        "exit_code": finished.exit_code,
+        "scope": finished.scope,
+        "app": finished.app,
+        "tag": o.tag,
+        "head_sha": o.head_sha,
+        "revision": o.revision,
+        "previous_revision": o.previous_revision,
+        "deployed": o.deployed,
+        "elapsed_seconds": finished.elapsed_seconds,
+        "message": o.message,
+        "components_down": [
+            {"name": c.name, "status": c.status, "error_class": c.error_class} for c in o.down
+        ],
+    }

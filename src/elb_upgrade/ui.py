@@ -1,0 +1,119 @@
+"""How a run talks to the operator: rich progress on a terminal, plain lines elsewhere.
+
+All progress goes to stderr so stdout stays clean for `--json`. Plain mode (no TTY,
+CI logs) prints one timestamped line per event. `NO_COLOR` turns colour off; rich is
+imported only when a terminal will actually show it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from typing import Protocol, TextIO
+
+
+class Reporter(Protocol):
+    def phase(self, name: str) -> None: ...
+
+    def info(self, message: str) -> None: ...
+
+    def warn(self, message: str) -> None: ...
+
+    def error(self, message: str) -> None: ...
+
+    def detail(self, message: str) -> None: ...
+
+    def waiting(self, what: str) -> contextlib.AbstractContextManager[None]: ...
+
+    def ask(self, question: str) -> bool: ...
+
+
+class PlainReporter:
+    """Timestamped lines; what CI logs and pipes get."""
+
+    def __init__(self, out: TextIO, answers: TextIO | None) -> None:
+        self.out, self.answers = out, answers
+        self.started = time.monotonic()
+
+    def _line(self, tag: str, message: str) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        elapsed = time.monotonic() - self.started
+        for i, text in enumerate(message.splitlines() or [""]):
+            prefix = f"{stamp} +{elapsed:5.1f}s {tag:<5} " if i == 0 else " " * 20
+            self.out.write(prefix + text + "\n")
+        self.out.flush()
+
+    def phase(self, name: str) -> None:
+        self._line("==>", name)
+
+    def info(self, message: str) -> None:
+        self._line("", message)
+
+    def warn(self, message: str) -> None:
+        self._line("WARN", message)
+
+    def error(self, message: str) -> None:
+        self._line("ERROR", message)
+
+    def detail(self, message: str) -> None:
+        self._line("", "  " + message)
+
+    @contextlib.contextmanager
+    def waiting(self, what: str) -> Iterator[None]:
+        self._line("...", what)
+        yield
+
+    def ask(self, question: str) -> bool:
+        self.out.write(f"{question} [y/N] ")
+        self.out.flush()
+        line = self.answers.readline() if self.answers else ""
+        if not line:  # end of input counts as no
+            self.out.write("\n")
+        return line.strip().lower() in ("y", "yes")
+
+
+class RichReporter(PlainReporter):
+    """Phases, colours and a spinner with elapsed time on a terminal."""
+
+    def __init__(self, out: TextIO, answers: TextIO | None, color: bool) -> None:
+        super().__init__(out, answers)
+        from rich.console import Console
+
+        self.console = Console(file=out, no_color=not color, highlight=False)
+
+    def phase(self, name: str) -> None:
+        elapsed = time.monotonic() - self.started
+        self.console.print(f"[bold cyan]==>[/] [bold]{_esc(name)}[/] [dim]+{elapsed:.1f}s[/]")
+
+    def info(self, message: str) -> None:
+        self.console.print(_esc(message))
+
+    def warn(self, message: str) -> None:
+        self.console.print(f"[yellow]warning:[/] {_esc(message)}")
+
+    def error(self, message: str) -> None:
+        self.console.print(f"[bold red]error:[/] {_esc(message)}")
+
+    def detail(self, message: str) -> None:
+        self.console.print(f"  [dim]{_esc(message)}[/]")
+
+    @contextlib.contextmanager
+    def waiting(self, what: str) -> Iterator[None]:
+        with self.console.status(_esc(what)):
+            yield
+
+
+def _esc(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def make_reporter(
+    environ: Mapping[str, str], out: TextIO = sys.stderr, answers: TextIO | None = sys.stdin
+) -> Reporter:
+    if out.isatty() and environ.get("TERM") != "dumb":
+        return RichReporter(out, answers, color="NO_COLOR" not in environ)
+    return PlainReporter(out, answers)
