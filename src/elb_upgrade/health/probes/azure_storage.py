@@ -1,0 +1,86 @@
+"""`azure_storage_probe`: one page of `list_tables` on the Azure Table Storage data plane.
+
+This is the seed's Storage check: it proves the whole path an app's data calls take
+(DNS, private endpoint, firewall, identity, RBAC) with the cheapest request there is.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from azure.data.tables import TableServiceClient
+
+from elb_upgrade.health.probe import DEFAULT_TIMEOUT, Probe
+from elb_upgrade.health.result import ComponentResult, skipped
+
+ENDPOINT_ENV = "AZURE_TABLE_ENDPOINT"
+CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
+
+
+def azure_storage_probe(
+    endpoint: str | None = None,
+    *,
+    connection_string: str | None = None,
+    credential: Any = None,
+    name: str = "azure_storage",
+    critical: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Probe:
+    """Probe Table Storage at `endpoint` or by `connection_string`, else from the env.
+
+    Precedence: the arguments, then `$AZURE_TABLE_ENDPOINT`, then
+    `$AZURE_STORAGE_CONNECTION_STRING`; none set → `skipped`. With an endpoint and no
+    `credential`, `DefaultAzureCredential()` is used (the app's managed identity).
+    """
+    if not endpoint and not connection_string:
+        endpoint = os.environ.get(ENDPOINT_ENV) or None
+        connection_string = None if endpoint else os.environ.get(CONNECTION_STRING_ENV)
+    if not endpoint and not connection_string:
+        return Probe(name, lambda: skipped(f"{ENDPOINT_ENV} not set"), critical, timeout)
+    client = _lazy(lambda: _client(endpoint, connection_string, credential, timeout))
+
+    def list_one_page() -> ComponentResult | None:
+        pages = client().list_tables(results_per_page=1).by_page()
+        for _table in next(pages, []):  # one request: the first page only
+            pass
+        return None
+
+    return Probe(name, list_one_page, critical, timeout)
+
+
+def _client(
+    endpoint: str | None, connection_string: str | None, credential: Any, timeout: float
+) -> TableServiceClient:
+    # SDK retries off (the cache decides when to ask again); I/O timeouts no longer than
+    # the probe's so a hung service frees the worker thread when the probe gives up.
+    options: dict[str, Any] = {
+        "retry_total": 0,
+        "connection_timeout": timeout,
+        "read_timeout": timeout,
+    }
+    if connection_string:
+        return TableServiceClient.from_connection_string(connection_string, **options)
+    if credential is None:
+        from azure.identity import DefaultAzureCredential
+
+        credential = DefaultAzureCredential()
+    assert endpoint is not None
+    return TableServiceClient(endpoint, credential=credential, **options)
+
+
+def _lazy(build: Callable[[], TableServiceClient]) -> Callable[[], TableServiceClient]:
+    """Build the client on first use and keep it: a bad setting is reported as `down`
+    (with its class) by the probe instead of crashing the app at import time."""
+    lock = threading.Lock()
+    built: list[TableServiceClient] = []
+
+    def get() -> TableServiceClient:
+        with lock:
+            if not built:
+                built.append(build())
+            return built[0]
+
+    return get
