@@ -1,0 +1,57 @@
+"""Image builds through the engine, streaming the build log line by line."""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterable
+from typing import Any
+
+from elb_upgrade.errors import BuildError
+from elb_upgrade.platforms.base import ImageSpec, LogSink
+from elb_upgrade.platforms.docker.engine import translated
+
+TAIL_LINES = 30
+
+
+def build_image(client: Any, image: ImageSpec, tag: str, log: LogSink) -> str:
+    """Build `image` as `<repository>:<tag>`; BuildError carries the last lines on failure."""
+    ref = f"{image.repository}:{tag}"
+    if not (image.context / image.dockerfile).is_file():
+        raise BuildError(
+            f"building {ref}: no {image.dockerfile} in {image.context}",
+            hint=f"fix images.{image.key}.context / dockerfile in elb-upgrade.toml",
+        )
+    with translated(f"building {ref}"):
+        # Host networking: no bridge exists on these engines, and the package index is
+        # reached through the host's network (see DESIGN.md).
+        events = client.api.build(
+            path=str(image.context),
+            dockerfile=image.dockerfile,
+            tag=ref,
+            buildargs=dict(image.build_args),
+            network_mode="host",
+            rm=True,
+            forcerm=True,
+            decode=True,
+        )
+        _follow(events, ref, log)
+    return ref
+
+
+def _follow(events: Iterable[dict[str, Any]], ref: str, log: LogSink) -> None:
+    tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+    for event in events:
+        for line in _lines(event):
+            tail.append(line)
+            log(line)
+        if "error" in event:
+            raise BuildError(
+                f"building {ref} failed: {str(event['error']).strip()}",
+                hint="fix the Dockerfile or the code it builds, commit, and rerun",
+                log_tail="\n".join(tail),
+            )
+
+
+def _lines(event: dict[str, Any]) -> list[str]:
+    text = event.get("stream") or event.get("status") or event.get("error") or ""
+    return [line for line in str(text).splitlines() if line.strip()]

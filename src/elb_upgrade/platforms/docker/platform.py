@@ -1,0 +1,204 @@
+"""`DockerPlatform`: the `Platform` protocol on the local Docker Engine."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+from elb_upgrade.errors import ImageMissingError, PlatformError
+from elb_upgrade.platforms.base import (
+    AppSpec,
+    AppState,
+    ContainerImage,
+    ContainerSpec,
+    Deployment,
+    ImageSpec,
+    LogSink,
+    RevisionState,
+    RevisionStatus,
+)
+from elb_upgrade.platforms.docker import containers as ct
+from elb_upgrade.platforms.docker.build import build_image
+from elb_upgrade.platforms.docker.engine import connect, translated
+
+STOP_TIMEOUT = 10
+
+
+class DockerPlatform:
+    """The app's containers on the host network of the local engine."""
+
+    name = "docker"
+
+    def __init__(self, app: AppSpec) -> None:
+        self.app = app
+        self._specs = {c.name: c for c in app.containers}
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        # Connected on first use: constructing the platform must not need the engine.
+        if self._client is None:
+            self._client = connect(self.app.settings)
+        return self._client
+
+    def check(self) -> None:
+        with translated("checking the Docker Engine"):
+            self.client.ping()
+
+    def parity_check(self, log: LogSink) -> None:
+        """Nothing to check: storage network rules exist only on azure."""
+
+    def current(self) -> AppState:
+        with translated(f"reading {self.app.name}'s containers"):
+            found = {
+                c.labels.get(ct.CONTAINER_LABEL, c.name): c
+                for c in ct.app_containers(self.client, self.app.name)
+            }
+        if not found:
+            return AppState("", ())
+        order = [*self._specs, *sorted(set(found) - set(self._specs))]
+        images = tuple(ContainerImage(n, ct.image_of(found[n])) for n in order if n in found)
+        return AppState(ct.newest_revision(found.values()), images)
+
+    def build(self, image: ImageSpec, tag: str, log: LogSink) -> str:
+        return build_image(self.client, image, tag, log)
+
+    def image_exists(self, image: str) -> bool:
+        import docker.errors
+
+        with translated(f"looking up image {image}"):
+            try:
+                self.client.images.get(image)
+            except docker.errors.ImageNotFound:
+                return False
+        return True
+
+    def deploy(self, images: Mapping[str, str], log: LogSink) -> Deployment:
+        """Make a new revision; (re)create the given containers whose image changed."""
+        self._check_request(images)
+        with translated(f"deploying {self.app.name}"):
+            existing = {
+                c.labels.get(ct.CONTAINER_LABEL): c
+                for c in ct.app_containers(self.client, self.app.name)
+            }
+            number = ct.revision_number(ct.newest_revision(existing.values())) + 1
+            revision = ct.revision_name(self.app.name, number)
+            for name in self._to_replace(images, existing):
+                log(f"{name}: {images[name]} as revision {revision}")
+                self._replace(self._specs[name], images[name], revision, existing.get(name))
+        redeployed_main = self._created_in(self.app.main_container, revision)
+        return Deployment(
+            revision=revision,
+            images=tuple(ContainerImage(n, images[n]) for n in images),
+            readiness_revision=revision if redeployed_main else None,
+        )
+
+    def revision_status(self, deployment: Deployment) -> RevisionStatus:
+        """FAILED as soon as one deployed container exited or keeps restarting."""
+        pending = []
+        with translated(f"reading revision {deployment.revision}"):
+            for wanted in deployment.images:
+                container = self._find(wanted.name)
+                problem = self._problem(container, wanted.image)
+                if problem:
+                    return RevisionStatus(RevisionState.FAILED, problem)
+                if container.status != "running":
+                    pending.append(wanted.name)
+        if pending:
+            return RevisionStatus(RevisionState.PENDING, f"starting: {', '.join(pending)}")
+        return RevisionStatus(RevisionState.RUNNING)
+
+    def follow_logs(self, container: str, out: TextIO) -> None:
+        """Stream the container's log to `out` until it stops or Ctrl+C."""
+        with translated(f"following {container}'s log"):
+            found = self._find(container)
+            if found is None:
+                raise PlatformError(
+                    f"no container {container!r} in {self.app.name}",
+                    hint="deploy the app first: elb-upgrade full",
+                )
+            try:
+                for chunk in found.logs(stream=True, follow=True, tail=50):
+                    out.write(bytes(chunk).decode("utf-8", errors="replace"))
+                    out.flush()
+            except KeyboardInterrupt:
+                return  # Ctrl+C is how the operator stops following, not an error
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _check_request(self, images: Mapping[str, str]) -> None:
+        unknown = sorted(set(images) - set(self._specs))
+        if unknown:
+            raise PlatformError(
+                f"cannot deploy unknown containers {unknown} of {self.app.name}",
+                hint=f"the config defines: {', '.join(self._specs)}",
+            )
+        missing = [ref for ref in images.values() if not self.image_exists(ref)]
+        if missing:
+            # Checked before anything is stopped, so a bad request leaves the app running.
+            raise ImageMissingError(
+                f"cannot deploy {self.app.name}: image(s) not found: {', '.join(missing)}",
+                hint="rebuild them (elb-upgrade <scope>) or restore a snapshot whose images exist",
+            )
+
+    def _to_replace(
+        self, images: Mapping[str, str], existing: Mapping[str | None, Any]
+    ) -> list[str]:
+        """Containers whose image changed or that are not healthy; all given if none.
+
+        A deploy is never a no-op: with nothing changed it restarts what it was given,
+        so the revision it reports is the one that really runs.
+        """
+        changed = [n for n in images if not self._up_to_date(existing.get(n), images[n])]
+        return changed or list(images)
+
+    @staticmethod
+    def _up_to_date(container: Any, image: str) -> bool:
+        return (
+            container is not None and ct.image_of(container) == image and ct.is_healthy(container)
+        )
+
+    def _replace(self, spec: ContainerSpec, image: str, revision: str, old: Any) -> None:
+        # Host networking: the old container must free its ports before the new one binds.
+        if old is not None:
+            old.stop(timeout=STOP_TIMEOUT)
+            old.remove(force=True)
+        self.client.containers.run(
+            image,
+            list(spec.command) or None,
+            name=ct.container_name(self.app.name, spec.name),
+            detach=True,
+            init=True,  # a PID 1 that forwards SIGTERM, so stops take milliseconds
+            network_mode="host",
+            environment={**spec.env, ct.REVISION_ENV: revision},
+            labels={
+                ct.APP_LABEL: self.app.name,
+                ct.CONTAINER_LABEL: spec.name,
+                ct.REVISION_LABEL: revision,
+            },
+            restart_policy={"Name": "on-failure", "MaximumRetryCount": ct.MAX_RESTARTS},
+        )
+
+    def _find(self, container: str) -> Any:
+        import docker.errors
+
+        try:
+            found = self.client.containers.get(ct.container_name(self.app.name, container))
+        except docker.errors.NotFound:
+            return None
+        return found
+
+    def _created_in(self, container: str, revision: str) -> bool:
+        with translated(f"reading {container}"):
+            found = self._find(container)
+        return found is not None and found.labels.get(ct.REVISION_LABEL) == revision
+
+    def _problem(self, container: Any, image: str) -> str | None:
+        if container is None:
+            return f"a container of this revision is gone ({image})"
+        if ct.image_of(container) != image:
+            return f"{container.name} runs {ct.image_of(container)}, not {image}"
+        why = ct.failure(container)
+        if why is None:
+            return None
+        return f"{container.name} {why}; its last log lines:\n{ct.log_tail(container)}"
