@@ -271,9 +271,10 @@ class Envelope:
         containers = self.config.containers_for(self.opts.scope)
         self.ui.phase(f"plan: {self.opts.scope} → tag {self.outcome.tag}")
         self.ui.detail(f"running revision: {state.revision or '(none: first deploy)'}")
+        repositories = {i.key: i.repository for i in self.config.app.images}
         for name, key in containers.items():
             current = state.image_of(name) or "(not running)"
-            self.ui.detail(f"{name}: {current} → {key}:{self.outcome.tag}")
+            self.ui.detail(f"{name}: {current} → {repositories[key]}:{self.outcome.tag}")
 
     def _confirm(self, question: str) -> None:
         if self.opts.yes or self.opts.dry_run:

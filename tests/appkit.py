@@ -1,0 +1,188 @@
+"""Builders for the envelope tests: a git checkout of a fake app, its readiness server,
+and a way to run the real `elb-upgrade` CLI against them as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from fakes.platform import load_state, readiness_answer, update_state
+
+TESTS = Path(__file__).resolve().parent
+
+CONFIG = """\
+[app]
+name = "{name}"
+platform = "fakes.platform:FakePlatform"
+readiness_url = "{url}"
+main_container = "api"
+
+[images.api]
+repository = "demo-api"
+context = "api"
+
+[images.frontend]
+repository = "demo-frontend"
+context = "frontend"
+
+[containers.api]
+image = "api"
+
+[containers.worker]
+image = "api"
+
+[containers.frontend]
+image = "frontend"
+
+[scopes]
+api = ["api"]
+frontend = ["frontend"]
+full = ["api", "frontend"]
+
+[aliases]
+worker = "api"
+beat = "api"
+
+[platform]
+FAKE_STATE = "{state}"
+"""
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test",
+    "GIT_AUTHOR_EMAIL": "test@example.invalid",
+    "GIT_COMMITTER_NAME": "Test",
+    "GIT_COMMITTER_EMAIL": "test@example.invalid",
+}
+
+
+class ReadinessServer:
+    """The fake app's readiness endpoint: answers from the fake platform's state file.
+
+    `mode` overrides it: "hang" never answers, "garbage" answers non-JSON 200... tests
+    set it directly."""
+
+    def __init__(self, state: Path) -> None:
+        self.state = state
+        self.mode = "state"
+        self.hits = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                server.hits += 1
+                status, body = readiness_answer(load_state(server.state))
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/api/health/ready"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@dataclass
+class App:
+    """A git checkout of the fake app plus everything a run of the CLI needs."""
+
+    root: Path
+    state: Path
+    history: Path
+    snapshot: Path
+    server: ReadinessServer
+    name: str = "demo"
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def lock(self) -> Path:
+        return self.snapshot.with_name(self.snapshot.name + ".lock")
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(GIT_ENV)
+        env["PYTHONPATH"] = os.pathsep.join([str(TESTS), env.get("PYTHONPATH", "")])
+        env["ELB_UPGRADE_HISTORY"] = str(self.history)
+        env["ELB_UPGRADE_SNAPSHOT"] = str(self.snapshot)
+        env.pop("ELB_UPGRADE_CONFIG", None)
+        env.pop("NO_COLOR", None)
+        env.update(self.extra_env)
+        env.update(extra)
+        return env
+
+    def command(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "elb_upgrade", *args]
+
+    def run(self, *args: str, input: str | None = "", timeout: float = 60,
+            **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(self.command(*args), cwd=self.root, env=self.env(**env),
+                              input=input, capture_output=True, text=True, timeout=timeout)
+
+    def popen(self, *args: str, **env: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(self.command(*args), cwd=self.root, env=self.env(**env),
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    def set(self, **changes: Any) -> None:
+        update_state(self.state, **changes)
+
+    def get(self) -> dict[str, Any]:
+        return load_state(self.state)
+
+    def lines(self) -> list[dict[str, Any]]:
+        if not self.history.exists():
+            return []
+        return [json.loads(line) for line in self.history.read_text().splitlines()]
+
+    def git(self, *args: str) -> str:
+        done = subprocess.run(["git", "-C", str(self.root), *args], env={**os.environ, **GIT_ENV},
+                              capture_output=True, text=True, check=True)
+        return done.stdout.strip()
+
+    def commit(self, message: str = "change") -> None:
+        self.git("add", "-A")
+        self.git("commit", "-qm", message)
+
+
+def make_app(tmp: Path, name: str = "demo", running: Mapping[str, str] | None = None) -> App:
+    """A committed checkout whose fake platform already runs `running` (default: v1)."""
+    root, state = tmp / "checkout", tmp / "fake-state.json"
+    root.mkdir()
+    server = ReadinessServer(state)
+    (root / "elb-upgrade.toml").write_text(CONFIG.format(name=name, url=server.url, state=state))
+    for folder in ("api", "frontend"):
+        (root / folder).mkdir()
+        (root / folder / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM $BASE_IMAGE\n")
+    images = dict(running if running is not None else
+                  {"api": "demo-api:v1", "worker": "demo-api:v1", "frontend": "demo-frontend:v1"})
+    update_state(state, images=images, revision=f"{name}--1" if images else "", n=1 if images else 0)
+    app = App(root, state, tmp / "history.jsonl", tmp / f"snapshot-{name}.json", server, name)
+    app.git("init", "-q", "-b", "main")
+    app.commit("initial")
+    return app
+
+
+def app_fixture(tmp_path: Path) -> Iterator[App]:
+    app = make_app(tmp_path)
+    try:
+        yield app
+    finally:
+        app.server.close()

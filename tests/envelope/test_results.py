@@ -1,0 +1,170 @@
+"""Every result value of DESIGN.md, each from a real CLI run against the fake platform."""
+
+from __future__ import annotations
+
+from appkit import App, make_app
+
+from elb_upgrade.history import KEYS
+
+
+def test_success_deploys_new_images_and_records_one_line(app: App) -> None:
+    done = app.run("api", "--yes")
+    assert done.returncode == 0, done.stderr
+    state = app.get()
+    assert state["revision"] == "demo--2"
+    assert state["images"]["api"].startswith("demo-api:")
+    assert state["images"]["frontend"] == "demo-frontend:v1"  # not in the scope
+    [line] = app.lines()
+    assert list(line)[: len(KEYS)] == list(KEYS)
+    assert line["result"] == "success" and line["exit_code"] == 0
+    assert line["tag"] == state["images"]["api"].split(":")[1]
+    assert line["tag"].endswith("-" + line["head_sha"])
+
+
+def test_alias_resolves_to_its_scope(app: App) -> None:
+    assert app.run("worker", "--yes").returncode == 0
+    assert app.lines()[0]["scope"] == "api"
+
+
+def test_parity_rejected(app: App) -> None:
+    app.set(parity_rejected=True)
+    done = app.run("api", "--yes")
+    assert done.returncode == 1
+    assert "public access disabled" in done.stderr
+    assert app.lines()[0]["result"] == "parity_rejected"
+    assert app.get()["revision"] == "demo--1"
+
+
+def test_skip_parity_check_warns_and_deploys(app: App) -> None:
+    app.set(parity_rejected=True)
+    done = app.run("api", "--yes", "--skip-parity-check")
+    assert done.returncode == 0
+    assert "parity check skipped" in done.stderr
+
+
+def test_preflight_failed_when_platform_unreachable(app: App) -> None:
+    app.set(unavailable=True)
+    done = app.run("api", "--yes")
+    assert done.returncode == 1
+    assert "fake engine is not running" in done.stderr
+    assert app.lines()[0]["result"] == "preflight_failed"
+
+
+def test_build_failure_is_build_in_progress_and_changes_nothing(app: App) -> None:
+    app.set(fail_build=True)
+    done = app.run("api", "--yes")
+    assert done.returncode == 1
+    assert app.lines()[0]["result"] == "build_in_progress"
+    assert app.get()["revision"] == "demo--1"
+
+
+def test_gate_failure_rolls_back(app: App) -> None:
+    app.set(broken_tags=["bad"])
+    done = app.run("api", "--yes", "--tag", "bad", "--health-timeout", "1.5")
+    assert done.returncode == 1
+    assert "azure_storage: down (HttpResponseError)" in done.stderr
+    assert "RBAC" in done.stderr  # the first-line hint for that error_class
+    state = app.get()
+    assert state["images"]["api"] == "demo-api:v1"
+    line = app.lines()[0]
+    assert line["result"] == "upgrade_failed_rolled_back"
+    assert line["tag"] == "bad"
+
+
+def test_rollback_that_is_also_unhealthy_is_rollback_failed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(tmp_path, running={"api": "demo-api:old", "frontend": "demo-frontend:old"})
+    try:
+        app.set(broken_tags=["old", "bad"])
+        done = app.run("api", "--yes", "--tag", "bad", "--health-timeout", "1",
+                       "--rollback-timeout", "1")
+        assert done.returncode == 3
+        assert app.lines()[0]["result"] == "rollback_failed"
+        assert "rollback also failed" in app.lines()[0]["message"]
+    finally:
+        app.server.close()
+
+
+def test_no_auto_rollback_keeps_new_revision_and_prints_command(app: App) -> None:
+    app.set(broken_tags=["bad"])
+    done = app.run("api", "--yes", "--tag", "bad", "--health-timeout", "1", "--no-auto-rollback")
+    assert done.returncode == 1
+    assert "elb-upgrade rollback --yes" in done.stderr
+    assert app.get()["images"]["api"] == "demo-api:bad"
+    assert app.lines()[0]["result"] == "upgrade_failed"
+
+
+def test_explicit_rollback_restores_snapshot(app: App) -> None:
+    assert app.run("api", "--yes", "--tag", "v2").returncode == 0
+    done = app.run("rollback", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert app.get()["images"]["api"] == "demo-api:v1"
+    line = app.lines()[-1]
+    assert line["result"] == "rollback_success" and line["scope"] == "rollback"
+    assert line["tag"] == "v1"
+
+
+def test_rollback_without_snapshot_fails_with_reason(app: App) -> None:
+    done = app.run("rollback", "--yes")
+    assert done.returncode == 3
+    assert "no snapshot at" in done.stderr
+    assert app.lines()[0]["result"] == "rollback_failed"
+
+
+def test_rollback_refused_when_snapshot_image_was_pruned(app: App) -> None:
+    assert app.run("api", "--yes", "--tag", "v2").returncode == 0
+    app.set(pruned=["demo-api:v1"])
+    done = app.run("rollback", "--yes")
+    assert done.returncode == 3
+    assert "no longer exist: demo-api:v1" in done.stderr
+    assert app.get()["images"]["api"] == "demo-api:v2"  # nothing was touched
+
+
+def test_declined_prompt_is_aborted_by_user(app: App) -> None:
+    done = app.run("api", input="n\n")
+    assert done.returncode == 1
+    assert "Proceed? [y/N]" in done.stderr
+    assert app.lines()[0]["result"] == "aborted_by_user"
+    assert app.get()["revision"] == "demo--1"
+
+
+def test_end_of_input_at_prompt_is_a_decline(app: App) -> None:
+    done = app.run("api", input="")
+    assert app.lines()[0]["result"] == "aborted_by_user"
+    assert done.returncode == 1
+
+
+def test_yes_at_prompt_proceeds(app: App) -> None:
+    assert app.run("api", input="y\n").returncode == 0
+    assert app.lines()[0]["result"] == "success"
+
+
+def test_bad_scope_is_aborted_with_scope_unknown(app: App) -> None:
+    done = app.run("xxxxxxx")
+    assert done.returncode == 1
+    assert "unknown scope 'xxxxxxx'" in done.stderr and "api, frontend, full" in done.stderr
+    assert "Traceback" not in done.stderr
+    [line] = app.lines()
+    assert (line["result"], line["scope"], line["exit_code"]) == ("aborted", "unknown", 1)
+
+
+def test_lock_held_result(app: App) -> None:
+    holder = app.popen("api")  # waits at the prompt, holding the lock
+    try:
+        _wait_for(lambda: app.lock.exists() and app.lock.read_text().strip() != "")
+        done = app.run("api", "--yes")
+        assert done.returncode == 1
+        assert f"another elb-upgrade run holds {app.lock}" in done.stderr
+        assert f"pid {holder.pid}" in done.stderr and "scope api" in done.stderr
+        assert app.lines()[0]["result"] == "lock_held"
+    finally:
+        holder.communicate("n\n", timeout=30)
+    assert [line["result"] for line in app.lines()] == ["lock_held", "aborted_by_user"]
+
+
+def _wait_for(condition, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition never became true"
+        time.sleep(0.02)

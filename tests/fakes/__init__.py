@@ -1,0 +1,1 @@
+"""Test doubles that live only in tests/: never shipped in the package."""
