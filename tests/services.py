@@ -1,0 +1,155 @@
+"""Real services for tests and benchmarks: Redis, Azurite, and misbehaving TCP peers.
+
+Plain helpers (no pytest import) so test suites and `bench/` can share them:
+
+    with redis_server(tmp) as redis:        # redis.url, redis.port
+    with azurite(tmp) as storage:           # storage.table_endpoint, .connection_string
+    with hung_server() as port:             # accepts connections, never answers
+    port = closed_port()                    # nothing listens there
+
+Binaries come from the machine (`scripts/setup.sh` installs them); a missing one raises
+`MissingService`, which fixtures turn into a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+HOST = "127.0.0.1"
+AZURITE_ACCOUNT = "devstoreaccount1"
+# Azurite's documented, public development key: not a secret.
+AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+
+class MissingService(RuntimeError):
+    """A service binary is not installed or the service did not come up."""
+
+
+def need(binary: str) -> str:
+    """The path of `binary`, or MissingService telling how to install it."""
+    path = shutil.which(binary)
+    if path is None:
+        raise MissingService(f"{binary} not found on PATH: run scripts/setup.sh")
+    return path
+
+
+def free_port() -> int:
+    """A port that was free a moment ago on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def closed_port() -> int:
+    """A port nothing listens on (connections to it are refused)."""
+    return free_port()
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    """Block until `port` accepts a connection; fail fast if `proc` exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise MissingService(f"{proc.args[0]} exited ({proc.returncode}): {_tail(log)}")
+        with contextlib.suppress(OSError), socket.create_connection((HOST, port), 0.2):
+            return
+        time.sleep(0.05)
+    raise MissingService(f"{proc.args[0]} did not listen on {port} in {timeout}s: {_tail(log)}")
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-800:] if log.exists() else "(no log)"
+
+
+@contextlib.contextmanager
+def _process(args: list[str], cwd: Path, port: int, timeout: float) -> Iterator[None]:
+    log = cwd / f"{Path(args[0]).name}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(args, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port, proc, log, timeout)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@dataclass(frozen=True)
+class RedisService:
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"redis://{HOST}:{self.port}/0"
+
+
+@contextlib.contextmanager
+def redis_server(workdir: Path) -> Iterator[RedisService]:
+    """A throwaway redis-server on a free loopback port, no persistence."""
+    binary = need("redis-server")
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    args = [binary, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no"]
+    with _process([*args, "--dir", str(workdir)], workdir, port, timeout=15):
+        yield RedisService(port)
+
+
+@dataclass(frozen=True)
+class AzuriteService:
+    table_port: int
+    blob_port: int
+
+    @property
+    def table_endpoint(self) -> str:
+        return f"http://{HOST}:{self.table_port}/{AZURITE_ACCOUNT}"
+
+    @property
+    def blob_endpoint(self) -> str:
+        return f"http://{HOST}:{self.blob_port}/{AZURITE_ACCOUNT}"
+
+    def connection_string(self, key: str = AZURITE_KEY) -> str:
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={key};"
+            f"TableEndpoint={self.table_endpoint};BlobEndpoint={self.blob_endpoint};"
+        )
+
+
+@contextlib.contextmanager
+def azurite(workdir: Path) -> Iterator[AzuriteService]:
+    """Azurite (Table + Blob + Queue) in memory on free loopback ports."""
+    binary = need("azurite")
+    workdir.mkdir(parents=True, exist_ok=True)
+    table, blob, queue = free_port(), free_port(), free_port()
+    args = [binary, "--inMemoryPersistence", "--silent", "--skipApiVersionCheck"]
+    args += ["--disableTelemetry", "--blobHost", HOST, "--blobPort", str(blob)]
+    args += ["--tableHost", HOST, "--tablePort", str(table)]
+    args += ["--queueHost", HOST, "--queuePort", str(queue)]
+    # Azurite opens the table port last, so once it accepts, blob and queue are up too.
+    with _process(args, workdir, table, timeout=30):
+        yield AzuriteService(table, blob)
+
+
+@contextlib.contextmanager
+def hung_server() -> Iterator[int]:
+    """A port that accepts connections and never answers: a hung dependency.
+
+    It listens and never calls accept(); the kernel completes the handshake from the
+    backlog, so clients connect, send, and wait for a reply that never comes.
+    """
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        sock.listen(1024)
+        yield int(sock.getsockname()[1])
