@@ -207,7 +207,7 @@ debian_mirror() {
 app_wheel() {
 	step "elb_upgrade wheel for the example app's api image"
 	local out=$ROOT/examples/dashboard/api/wheels
-	rm -rf "$out"
+	rm -f "$out"/*.whl
 	(cd "$ROOT" && uv build --quiet --wheel --out-dir "$out") || die "uv build --wheel failed" \
 		"read the error above"
 	ok "$(basename "$out"/*.whl) in examples/dashboard/api/wheels/"
