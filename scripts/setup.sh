@@ -206,10 +206,14 @@ debian_mirror() {
 
 app_wheel() {
 	step "elb_upgrade wheel for the example app's api image"
-	local out=$ROOT/examples/dashboard/api/wheels
-	rm -f "$out"/*.whl
-	(cd "$ROOT" && uv build --quiet --wheel --out-dir "$out") || die "uv build --wheel failed" \
+	local out=$ROOT/examples/dashboard/api/wheels tmp
+	tmp=$(mktemp -d)
+	# Built aside and copied: uv writes a catch-all .gitignore into its output folder.
+	(cd "$ROOT" && uv build --quiet --wheel --out-dir "$tmp") || die "uv build --wheel failed" \
 		"read the error above"
+	rm -f "$out"/*.whl
+	cp "$tmp"/*.whl "$out"/
+	rm -rf "$tmp"
 	ok "$(basename "$out"/*.whl) in examples/dashboard/api/wheels/"
 }
 
