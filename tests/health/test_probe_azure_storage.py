@@ -1,0 +1,98 @@
+"""azure_storage_probe against a real Azurite: ok, skipped, and each error_class for real."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+from azure.core.credentials import AzureNamedKeyCredential
+from azure.identity import DefaultAzureCredential
+
+import services
+from elb_upgrade.health import ComponentResult, Probe, azure_storage_probe
+
+RunProbe = Callable[[Probe], ComponentResult]
+WRONG_KEY = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXk="
+
+
+def key_credential(key: str = services.AZURITE_KEY) -> AzureNamedKeyCredential:
+    return AzureNamedKeyCredential(services.AZURITE_ACCOUNT, key)
+
+
+def test_ok_with_a_connection_string(
+    run_probe: RunProbe, azurite_service: services.AzuriteService
+) -> None:
+    probe = azure_storage_probe(connection_string=azurite_service.connection_string())
+    assert run_probe(probe).status == "ok"
+
+
+def test_ok_with_endpoint_from_env_and_a_credential(
+    run_probe: RunProbe,
+    azurite_service: services.AzuriteService,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AZURE_TABLE_ENDPOINT", azurite_service.table_endpoint)
+    assert run_probe(azure_storage_probe(credential=key_credential())).status == "ok"
+
+
+def test_ok_with_connection_string_from_env(
+    run_probe: RunProbe,
+    azurite_service: services.AzuriteService,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite_service.connection_string())
+    assert run_probe(azure_storage_probe()).status == "ok"
+
+
+def test_skipped_when_nothing_is_configured(run_probe: RunProbe) -> None:
+    result = run_probe(azure_storage_probe())
+    assert (result.status, result.reason) == ("skipped", "AZURE_TABLE_ENDPOINT not set")
+
+
+def test_wrong_account_key_is_a_real_403_http_response_error(
+    run_probe: RunProbe, azurite_service: services.AzuriteService
+) -> None:
+    conn = azurite_service.connection_string(WRONG_KEY)
+    result = run_probe(azure_storage_probe(connection_string=conn))
+    assert (result.status, result.error_class) == ("down", "HttpResponseError")
+    assert "Server failed to authenticate the request" in (result.error or "")
+    assert WRONG_KEY not in str(result) and len(result.error or "") <= 200
+
+
+def test_closed_port_is_service_request_error(run_probe: RunProbe) -> None:
+    endpoint = f"http://127.0.0.1:{services.closed_port()}/{services.AZURITE_ACCOUNT}"
+    result = run_probe(azure_storage_probe(endpoint, credential=key_credential(), timeout=1))
+    assert (result.status, result.error_class) == ("down", "ServiceRequestError")
+
+
+def test_failing_credential_is_client_authentication_error(run_probe: RunProbe) -> None:
+    # A real DefaultAzureCredential with no identity source it may use fails to get a
+    # token; the request never leaves (HTTPS endpoint on a closed port, never reached).
+    credential = DefaultAzureCredential(
+        exclude_managed_identity_credential=True,
+        exclude_cli_credential=True,
+        exclude_developer_cli_credential=True,
+        exclude_powershell_credential=True,
+        exclude_visual_studio_code_credential=True,
+        exclude_shared_token_cache_credential=True,
+        exclude_interactive_browser_credential=True,
+    )
+    endpoint = f"https://127.0.0.1:{services.closed_port()}/{services.AZURITE_ACCOUNT}"
+    result = run_probe(azure_storage_probe(endpoint, credential=credential, timeout=2))
+    assert (result.status, result.error_class) == ("down", "ClientAuthenticationError")
+
+
+def test_a_service_that_never_answers_times_out_within_the_probe_timeout(
+    run_probe: RunProbe, hung_port: int
+) -> None:
+    endpoint = f"http://127.0.0.1:{hung_port}/{services.AZURITE_ACCOUNT}"
+    started = time.monotonic()
+    result = run_probe(azure_storage_probe(endpoint, credential=key_credential(), timeout=0.3))
+    assert time.monotonic() - started < 0.3 + 0.2
+    assert (result.status, result.error_class) == ("down", "TimeoutError")
+
+
+def test_a_bad_setting_is_reported_down_not_raised_at_startup(run_probe: RunProbe) -> None:
+    result = run_probe(azure_storage_probe(connection_string="not a connection string"))
+    assert result.status == "down" and result.error_class == "ValueError"
