@@ -2,8 +2,9 @@
 
 A deploy passes when the platform reports every deployed container running its new
 image *and* the readiness URL answers 200 from the new revision (a 200 from the old
-revision during a rollout does not count). Polling starts fast (0.5 s) and backs off to
-`interval`, so a healthy deploy is confirmed within a second of becoming ready. When the
+revision during a rollout does not count). Polling starts at 0.5 s and slows linearly
+(+1 s per 30 s waited) up to `interval`: a deploy that is ready in its first 15 s is
+confirmed within a second, and a long wait does not hammer the app. When the
 platform says the revision failed for good (exited, crash loop, image pull failure) the
 gate stops at once instead of burning its whole budget.
 """
@@ -120,7 +121,6 @@ def wait_ready(
     """Poll until ready, failed for good, or `spec.timeout` seconds have passed."""
     start = clock.monotonic()
     deadline = start + spec.timeout
-    delay = min(FIRST_DELAY, spec.interval)
     last: Reply | None = None
     reason = "no answer yet"
     while True:
@@ -151,8 +151,11 @@ def wait_ready(
                 last,
                 down=down,
             )
-        clock.sleep(min(delay, remaining))
-        delay = min(delay * 1.5, spec.interval)
+        clock.sleep(min(_delay(clock.monotonic() - start, spec.interval), remaining))
+
+
+def _delay(waited: float, interval: float) -> float:
+    return min(interval, FIRST_DELAY + waited / 30.0)
 
 
 def _describe(reply: Reply, expected: str | None) -> str:

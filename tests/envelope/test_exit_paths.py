@@ -1,0 +1,174 @@
+"""Exactly one history line per run whatever the exit path; none for help, usage or dry-run."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+from appkit import App
+
+
+@pytest.mark.parametrize("args", [["--help"], ["api", "--help"], ["-h"], ["--version"]])
+def test_help_and_version_write_no_history(app: App, args: list[str]) -> None:
+    done = app.run(*args)
+    assert done.returncode == 0
+    assert not app.history.exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["api", "--health-timeout", "abc"], ["api", "--health-timeout", "-5"],
+     ["api", "--health-timeout", "0"], ["api", "--bogus"], ["api", "--lock-wait", "x"], []],
+)
+def test_usage_errors_exit_2_before_anything_happens(app: App, args: list[str]) -> None:
+    done = app.run(*args)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert not app.history.exists()
+    assert app.get()["revision"] == "demo--1" and not app.snapshot.exists()
+
+
+def test_dry_run_prints_plan_takes_lock_and_changes_nothing(app: App) -> None:
+    done = app.run("full", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert "plan: full" in done.stderr and "frontend: demo-frontend:v1 →" in done.stderr
+    assert "dry run" in done.stderr
+    assert app.get()["built"] == [] and app.get()["revision"] == "demo--1"
+    assert not app.history.exists() and not app.snapshot.exists()
+    assert app.lock.exists()  # it took the lock
+
+
+def test_dry_run_refused_while_another_run_holds_the_lock(app: App) -> None:
+    holder = app.popen("api")
+    try:
+        _wait_for_holder(app)
+        done = app.run("api", "--dry-run")
+        assert done.returncode == 1
+        assert "another elb-upgrade run holds" in done.stderr
+    finally:
+        holder.communicate("n\n", timeout=30)
+    assert [line["result"] for line in app.lines()] == ["aborted_by_user"]
+
+
+def test_dry_run_holds_the_lock_while_it_runs(app: App) -> None:
+    app.set(sleep_current=3)
+    first = app.popen("api", "--dry-run")
+    try:
+        _wait_for_holder(app)
+        second = app.run("api", "--dry-run")
+        assert second.returncode == 1 and "holds" in second.stderr
+    finally:
+        first.communicate(timeout=30)
+    assert first.returncode == 0
+
+
+def test_config_error_names_the_variable_and_the_fix(app: App) -> None:
+    config = app.root / "elb-upgrade.toml"
+    config.write_text(config.read_text().replace('repository = "demo-api"',
+                                                 'repository = "${API_REPO}"'))
+    app.commit("use a variable")
+    done = app.run("api", "--yes")
+    assert done.returncode == 2
+    assert "needs ${API_REPO}, which is not set" in done.stderr
+    assert "export API_REPO=" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert app.lines()[0]["result"] == "aborted"
+    (app.root / ".env").write_text("API_REPO=from-dotenv\n")
+    assert app.run("api", "--yes", "--allow-dirty").returncode == 0
+    assert app.get()["images"]["api"].startswith("from-dotenv:")
+
+
+def test_unknown_platform_lists_valid_ones(app: App) -> None:
+    config = app.root / "elb-upgrade.toml"
+    config.write_text(config.read_text().replace("fakes.platform:FakePlatform", "kubernetes"))
+    done = app.run("api", "--yes", "--allow-dirty")
+    assert done.returncode == 2
+    assert "unknown platform 'kubernetes'" in done.stderr and "azure, docker" in done.stderr
+
+
+def test_json_summary_has_a_pinned_key_set(app: App) -> None:
+    done = app.run("api", "--yes", "--json")
+    assert done.returncode == 0
+    summary = json.loads(done.stdout)
+    assert set(summary) == {
+        "version", "result", "exit_code", "scope", "app", "tag", "head_sha", "revision",
+        "previous_revision", "deployed", "elapsed_seconds", "message", "components_down",
+    }
+    assert summary["result"] == "success" and summary["revision"] == "demo--2"
+    assert summary["previous_revision"] == "demo--1"
+    assert set(summary["deployed"]) == {"api", "worker"}
+
+
+def test_json_summary_lists_components_down(app: App) -> None:
+    app.set(broken_tags=["bad"])
+    done = app.run("api", "--yes", "--json", "--tag", "bad", "--health-timeout", "1")
+    summary = json.loads(done.stdout)
+    assert summary["result"] == "upgrade_failed_rolled_back"
+    assert summary["components_down"] == [
+        {"name": "azure_storage", "status": "down", "error_class": "HttpResponseError"}]
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_during_gate_records_aborted_and_frees_lock(app: App, sig: int, code: int) -> None:
+    app.set(broken_tags=["bad"])
+    run = app.popen("api", "--yes", "--tag", "bad", "--health-timeout", "60")
+    _wait_for_stderr_line(run, "gate: waiting")
+    time.sleep(0.3)
+    run.send_signal(sig)
+    run.communicate(timeout=30)
+    assert run.returncode == code
+    [line] = app.lines()
+    assert line["result"] == "aborted" and line["exit_code"] == code
+    assert "during gate" in line["message"]
+    assert app.run("api", "--yes", "--tag", "good").returncode == 0  # the lock is free
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_during_build_is_build_in_progress(app: App, sig: int, code: int) -> None:
+    app.set(sleep_build=30)
+    run = app.popen("api", "--yes")
+    _wait_for_stderr_line(run, "build demo-api")
+    time.sleep(0.3)
+    run.send_signal(sig)
+    run.communicate(timeout=30)
+    assert run.returncode == code
+    [line] = app.lines()
+    assert line["result"] == "build_in_progress" and line["exit_code"] == code
+
+
+def test_kill_9_of_the_holder_frees_the_lock(app: App) -> None:
+    holder = app.popen("api")
+    _wait_for_holder(app)
+    holder.kill()
+    holder.wait(timeout=10)
+    done = app.run("api", "--yes")
+    assert done.returncode == 0, done.stderr
+
+
+def test_lock_wait_waits_for_the_holder(app: App) -> None:
+    holder = app.popen("api")
+    _wait_for_holder(app)
+    waiter = app.popen("api", "--yes", "--lock-wait", "30")
+    time.sleep(1.0)
+    assert waiter.poll() is None  # still waiting
+    holder.communicate("n\n", timeout=30)
+    waiter.communicate(timeout=30)
+    assert waiter.returncode == 0
+
+
+def _wait_for_holder(app: App, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not (app.lock.exists() and app.lock.read_text().strip()):
+        assert time.monotonic() < deadline, "the first run never took the lock"
+        time.sleep(0.02)
+
+
+def _wait_for_stderr_line(run: subprocess.Popen[str], needle: str) -> None:
+    assert run.stderr is not None
+    for line in run.stderr:
+        if needle in line:
+            return
+    raise AssertionError(f"{needle!r} never appeared")
