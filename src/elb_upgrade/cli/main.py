@@ -17,6 +17,9 @@ from typing import Any
 import click
 
 from elb_upgrade import __version__
+from elb_upgrade.cli.history import history_command
+from elb_upgrade.cli.lock import lock_group
+from elb_upgrade.cli.status import status_command
 from elb_upgrade.cli.upgrade import upgrade_command
 
 COMMANDS_HELP = """Safe, locked, audited rolling upgrades for container apps.
@@ -55,6 +58,9 @@ def cli() -> None:
 
 
 cli.add_command(upgrade_command)
+cli.add_command(history_command)
+cli.add_command(lock_group)
+cli.add_command(status_command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,159 @@
+"""Views of the deploy history: stream it, filter it, keep the last runs (pure, no printing).
+
+The file is read line by line and never held whole, so `elb-upgrade history` over a
+100,000-line file stays well under a second. Lines that are not ours (corrupt, foreign,
+half-written by a full disk) are counted in `Scan.skipped`, never fatal. Statistics are
+in `elb_upgrade.stats`.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import errno
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from elb_upgrade.errors import ElbUpgradeError, UsageError
+from elb_upgrade.history import RESULTS, parse_line
+
+Entry = dict[str, Any]
+_AGE = re.compile(r"^(\d+)([smhdw])$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class HistoryError(ElbUpgradeError):
+    """The history file exists but cannot be read (a directory, no permission)."""
+
+
+@dataclass
+class Scan:
+    """The valid entries of one history file, streamed once; `skipped` counts the rest."""
+
+    path: Path
+    skipped: int = 0
+    valid: int = 0
+    found: bool = False
+
+    def __iter__(self) -> Iterator[Entry]:
+        try:
+            with self.path.open("rb") as handle:
+                self.found = True
+                for raw in handle:
+                    entry = parse_line(raw)
+                    if entry is None:
+                        self.skipped += raw.strip() != b""
+                    else:
+                        self.valid += 1
+                        yield entry
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise _unreadable(self.path, exc) from None
+
+
+def _unreadable(path: Path, exc: OSError) -> HistoryError:
+    reason = exc.strerror or str(exc)
+    if exc.errno == errno.EISDIR:
+        fix = "point $ELB_UPGRADE_HISTORY at a file, not a directory"
+    elif exc.errno in (errno.EACCES, errno.EPERM):
+        fix = (
+            f"give yourself read access (chmod u+r {path}) or point $ELB_UPGRADE_HISTORY elsewhere"
+        )
+    else:
+        fix = "check the path in $ELB_UPGRADE_HISTORY"
+    return HistoryError(f"cannot read deploy history {path}: {reason}", hint=fix)
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which entries to keep; an empty set means any value."""
+
+    apps: frozenset[str] = field(default_factory=frozenset)
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    results: frozenset[str] = field(default_factory=frozenset)
+    since: dt.datetime | None = None
+
+    def __call__(self, entry: Entry) -> bool:
+        if self.apps and entry.get("app") not in self.apps:
+            return False
+        if self.scopes and entry.get("scope") not in self.scopes:
+            return False
+        if self.results and entry.get("result") not in self.results:
+            return False
+        if self.since is not None:
+            when = moment(entry.get("ts"))
+            return when is not None and when >= self.since
+        return True
+
+
+def make_filter(
+    apps: Iterable[str],
+    scopes: Iterable[str],
+    results: Iterable[str],
+    since: str | None,
+    now: dt.datetime,
+) -> Filter:
+    """A Filter from command-line values; UsageError names a bad result or --since."""
+    unknown = sorted(set(results) - set(RESULTS))
+    if unknown:
+        raise UsageError(
+            f"unknown result {', '.join(unknown)}", hint=f"use one of: {', '.join(RESULTS)}"
+        )
+    return Filter(
+        frozenset(apps),
+        frozenset(scopes),
+        frozenset(results),
+        parse_since(since, now) if since else None,
+    )
+
+
+def parse_since(text: str, now: dt.datetime) -> dt.datetime:
+    """`30d`, `12h`, `90m`, `2w`, `45s` before `now`, or a date / ISO timestamp (UTC)."""
+    value = text.strip()
+    age = _AGE.match(value)
+    if age:
+        return now - dt.timedelta(seconds=int(age.group(1)) * _UNIT_SECONDS[age.group(2)])
+    when = moment(value)
+    if when is None:
+        raise UsageError(
+            f"--since {text!r} is neither an age nor a date",
+            hint="use e.g. --since 30d, --since 12h or --since 2026-05-01",
+        )
+    return when
+
+
+def moment(value: object) -> dt.datetime | None:
+    """An aware UTC datetime from a history `ts` (naive means UTC); None when unparsable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when
+
+
+def last(entries: Iterable[Entry], keep: Filter, limit: int) -> list[Entry]:
+    """The last `limit` entries (0: all) that `keep` accepts, oldest first."""
+    tail: collections.deque[Entry] = collections.deque(maxlen=limit or None)
+    tail.extend(e for e in entries if keep(e))
+    return list(tail)
+
+
+def human(seconds: float) -> str:
+    """`45s`, `3m 12s`, `3h 12m`, `2d 4h`: a duration an operator reads at a glance."""
+    total = max(0, round(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    if minutes:
+        return f"{minutes}m {secs}s"
+    return f"{secs}s"

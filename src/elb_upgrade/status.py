@@ -1,0 +1,222 @@
+"""What runs and who deploys: the lock's state and the `elb-upgrade status` report.
+
+Nothing here prints. `inspect_lock` never takes the lock for longer than a probe, and a
+record left in the lock file by a run that died is reported as a leftover, never as
+held: the kernel freed the lock when that process ended.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from elb_upgrade import config, lock, snapshot
+from elb_upgrade.errors import ElbUpgradeError, PlatformError
+from elb_upgrade.gate import Fetch, Reply, parse_body, sanitize
+from elb_upgrade.historyview import Entry, HistoryError, Scan, moment
+from elb_upgrade.platforms.base import AppState, Platform
+
+READINESS_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class LockState:
+    path: Path
+    held: bool
+    holder: lock.Holder | None
+
+    @property
+    def state(self) -> str:
+        """`held`, `leftover` (a dead run's record; the lock is free) or `free`."""
+        if self.held:
+            return "held"
+        return "leftover" if self.holder else "free"
+
+    def held_for(self, now: dt.datetime) -> float | None:
+        started = moment(self.holder.started) if self.holder else None
+        return (now - started).total_seconds() if started and self.held else None
+
+    def to_json(self, now: dt.datetime) -> dict[str, Any]:
+        holder = self.holder
+        seconds = self.held_for(now)
+        return {
+            "path": str(self.path),
+            "state": self.state,
+            "held": self.held,
+            "holder": None if holder is None else vars(holder).copy(),
+            "held_for_seconds": None if seconds is None else round(seconds),
+        }
+
+
+def lock_file(app: str, environ: Mapping[str, str]) -> Path:
+    """`<snapshot path>.lock`; the snapshot path honours `$ELB_UPGRADE_SNAPSHOT`."""
+    return lock.lock_path(snapshot.default_path(app, environ))
+
+
+def inspect_lock(path: Path) -> LockState:
+    """Whether a live run holds the lock at `path`, and the record in it."""
+    if path.exists() and not os.access(path, os.R_OK):
+        raise ElbUpgradeError(
+            f"cannot read lock file {path}: permission denied",
+            hint=f"run as its owner, or point $ELB_UPGRADE_SNAPSHOT elsewhere ({path})",
+        )
+    return LockState(path, lock.is_held(path), lock.read_holder(path))
+
+
+def app_name(config_arg: str | None, app: str | None, cwd: Path, environ: Mapping[str, str]) -> str:
+    """`--app`, else the app name of the config found by the usual precedence."""
+    if app:
+        return app
+    return config.load(config.find(config_arg, cwd, environ), environ).app.name
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    status: str
+    error_class: str
+
+
+@dataclass(frozen=True)
+class Readiness:
+    url: str
+    http_status: int | None
+    status: str = ""
+    revision: str = ""
+    components: tuple[Component, ...] = ()
+    error: str = ""
+
+    @property
+    def ready(self) -> bool:
+        return self.http_status == 200
+
+
+def readiness_of(url: str, reply: Reply) -> Readiness:
+    """The readiness summary of one answer: status, revision and each component."""
+    if reply.status is None:
+        return Readiness(url, None, error=reply.error or "no answer")
+    data = parse_body(reply.body) or {}
+    found = data.get("components")
+    components = tuple(
+        Component(
+            sanitize(str(name).encode(), 80),
+            sanitize(str(info.get("status", "")).encode(), 20),
+            sanitize(str(info.get("error_class", "")).encode(), 80),
+        )
+        for name, info in (found.items() if isinstance(found, dict) else ())
+        if isinstance(info, dict)
+    )
+    return Readiness(
+        url,
+        reply.status,
+        sanitize(str(data.get("status", "")).encode(), 40),
+        sanitize(str(data.get("revision") or "").encode(), 120),
+        components,
+        "" if data else "the body is not a JSON object",
+    )
+
+
+@dataclass(frozen=True)
+class SnapshotCheck:
+    """`matches` what runs (a rollback would change nothing), `differs`, `missing`,
+    `unreadable`, or `unknown` (the platform could not say what runs)."""
+
+    path: Path
+    state: str
+    taken_at: str = ""
+    revision: str = ""
+    differences: tuple[str, ...] = ()
+    detail: str = ""
+
+
+def compare_snapshot(path: Path, app: str, running: AppState | None) -> SnapshotCheck:
+    try:
+        snap = snapshot.read(path, app)
+    except OSError as exc:
+        return SnapshotCheck(path, "unreadable", detail=f"cannot read {path}: {exc.strerror}")
+    except ElbUpgradeError as exc:
+        state = "missing" if exc.message.startswith("no snapshot") else "unreadable"
+        return SnapshotCheck(path, state, detail=exc.message)
+    saved = snap.state
+    if running is None:
+        return SnapshotCheck(path, "unknown", snap.taken_at, saved.revision)
+    wanted = {c.name: c.image for c in saved.images}
+    now = {c.name: c.image for c in running.images}
+    differences = tuple(
+        f"{name}: snapshot {wanted.get(name) or '(none)'}, running {now.get(name) or '(none)'}"
+        for name in sorted(set(wanted) | set(now))
+        if wanted.get(name) != now.get(name)
+    )
+    state = "differs" if differences else "matches"
+    return SnapshotCheck(path, state, snap.taken_at, saved.revision, differences)
+
+
+@dataclass(frozen=True)
+class AppStatus:
+    app: str
+    platform: str
+    running: AppState | None
+    platform_error: str
+    readiness: Readiness
+    lock: LockState
+    last_run: Entry | None
+    history_error: str
+    snapshot: SnapshotCheck
+
+    @property
+    def exit_code(self) -> int:
+        """0 when the platform answered and readiness said 200; 1 otherwise."""
+        return 0 if self.running is not None and self.readiness.ready else 1
+
+
+def gather(
+    cfg: config.Config,
+    platform: Platform,
+    fetch: Fetch,
+    environ: Mapping[str, str],
+    history_path: Path | None,
+) -> AppStatus:
+    """Ask the platform, readiness, the lock, the history and the snapshot.
+
+    A platform, readiness or history failure is reported in its own section, so one
+    broken part never hides the others.
+    """
+    app = cfg.app.name
+    running, platform_error = _running(platform)
+    reply = fetch(cfg.readiness_url, READINESS_TIMEOUT)
+    last_run, history_error = _last_run(history_path, app)
+    return AppStatus(
+        app=app,
+        platform=platform.name,
+        running=running,
+        platform_error=platform_error,
+        readiness=readiness_of(cfg.readiness_url, reply),
+        lock=inspect_lock(lock_file(app, environ)),
+        last_run=last_run,
+        history_error=history_error,
+        snapshot=compare_snapshot(snapshot.default_path(app, environ), app, running),
+    )
+
+
+def _running(platform: Platform) -> tuple[AppState | None, str]:
+    try:
+        return platform.current(), ""
+    except PlatformError as exc:
+        return None, f"{exc.message} → {exc.hint}" if exc.hint else exc.message
+
+
+def _last_run(path: Path | None, app: str) -> tuple[Entry | None, str]:
+    if path is None:
+        return None, "no history path: $HOME is not set (set $ELB_UPGRADE_HISTORY)"
+    found = None
+    try:
+        for entry in Scan(path):
+            if entry.get("app") == app:
+                found = entry
+    except HistoryError as exc:
+        return None, exc.message
+    return found, ""
