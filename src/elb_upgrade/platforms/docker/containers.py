@@ -75,3 +75,10 @@ def failure(container: Any) -> str | None:
 def log_tail(container: Any, lines: int = LOG_TAIL) -> str:
     raw = container.logs(tail=lines)
     return bytes(raw).decode("utf-8", errors="replace").rstrip()
+
+
+def hint_for(logs: str) -> str:
+    """A next step for failures recognisable from the log (host networking shares ports)."""
+    if "address already in use" in logs.lower():
+        return " (a port is in use: stop what listens on it, `ss -ltnp`, or change the port)"
+    return ""

@@ -201,4 +201,5 @@ class DockerPlatform:
         why = ct.failure(container)
         if why is None:
             return None
-        return f"{container.name} {why}; its last log lines:\n{ct.log_tail(container)}"
+        logs = ct.log_tail(container)
+        return f"{container.name} {why}{ct.hint_for(logs)}; its last log lines:\n{logs}"

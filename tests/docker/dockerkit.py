@@ -1,0 +1,45 @@
+"""Helpers for the Docker tests: names, ports, clean-up (fixtures are in conftest.py)."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+BASE_IMAGE = "elb-base:bookworm"
+SETUP = "run scripts/setup.sh (it starts the Docker Engine, Redis and Azurite and builds "
+SETUP += f"{BASE_IMAGE})"
+
+
+def remove_app(client: Any, name: str) -> None:
+    """Remove every container and image of the app `name` (image repositories `name-*`)."""
+    for container in client.containers.list(all=True, filters={"label": f"elb-upgrade.app={name}"}):
+        container.remove(force=True)
+    for image in client.images.list():
+        if any(tag.startswith(f"{name}-") for tag in image.tags):
+            for tag in image.tags:
+                client.images.remove(tag, force=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_until(check: Callable[[], bool], seconds: float = 15, what: str = "") -> None:
+    """Poll `check` until it is true; AssertionError after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true after {seconds}s: {what or check}")
+        time.sleep(0.1)
