@@ -76,7 +76,7 @@ class ReadinessServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 server.hits += 1
                 status, body = readiness_answer(load_state(server.state))
                 payload = json.dumps(body).encode()
@@ -131,15 +131,29 @@ class App:
     def command(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "elb_upgrade", *args]
 
-    def run(self, *args: str, input: str | None = "", timeout: float = 60,
-            **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(self.command(*args), cwd=self.root, env=self.env(**env),
-                              input=input, capture_output=True, text=True, timeout=timeout)
+    def run(
+        self, *args: str, input: str | None = "", timeout: float = 60, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.command(*args),
+            cwd=self.root,
+            env=self.env(**env),
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def popen(self, *args: str, **env: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(self.command(*args), cwd=self.root, env=self.env(**env),
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            self.command(*args),
+            cwd=self.root,
+            env=self.env(**env),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def set(self, **changes: Any) -> None:
         update_state(self.state, **changes)
@@ -153,8 +167,13 @@ class App:
         return [json.loads(line) for line in self.history.read_text().splitlines()]
 
     def git(self, *args: str) -> str:
-        done = subprocess.run(["git", "-C", str(self.root), *args], env={**os.environ, **GIT_ENV},
-                              capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            ["git", "-C", str(self.root), *args],
+            env={**os.environ, **GIT_ENV},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return done.stdout.strip()
 
     def commit(self, message: str = "change") -> None:
@@ -171,9 +190,14 @@ def make_app(tmp: Path, name: str = "demo", running: Mapping[str, str] | None = 
     for folder in ("api", "frontend"):
         (root / folder).mkdir()
         (root / folder / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM $BASE_IMAGE\n")
-    images = dict(running if running is not None else
-                  {"api": "demo-api:v1", "worker": "demo-api:v1", "frontend": "demo-frontend:v1"})
-    update_state(state, images=images, revision=f"{name}--1" if images else "", n=1 if images else 0)
+    images = dict(
+        running
+        if running is not None
+        else {"api": "demo-api:v1", "worker": "demo-api:v1", "frontend": "demo-frontend:v1"}
+    )
+    update_state(
+        state, images=images, revision=f"{name}--1" if images else "", n=1 if images else 0
+    )
     app = App(root, state, tmp / "history.jsonl", tmp / f"snapshot-{name}.json", server, name)
     app.git("init", "-q", "-b", "main")
     app.commit("initial")

@@ -37,11 +37,15 @@ for i in range(count):
 
 def test_fifty_writers_two_hundred_lines_each_never_tear(tmp_path: Path) -> None:
     path = tmp_path / "history.jsonl"
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(w), "200"])
-               for w in range(50)]
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(w), "200"])
+        for w in range(50)
+    ]
     assert all(w.wait(timeout=120) == 0 for w in writers)
     lines = path.read_bytes().splitlines()
     assert len(lines) == 10_000
-    seen = {(json.loads(line)["message"].split(" ")[1], json.loads(line)["elapsed_seconds"])
-            for line in lines}
+    seen = {
+        (json.loads(line)["message"].split(" ")[1], json.loads(line)["elapsed_seconds"])
+        for line in lines
+    }
     assert len(seen) == 10_000  # every line whole and distinct

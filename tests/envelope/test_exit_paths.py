@@ -8,6 +8,7 @@ import subprocess
 import time
 
 import pytest
+
 from appkit import App
 
 
@@ -20,8 +21,14 @@ def test_help_and_version_write_no_history(app: App, args: list[str]) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["api", "--health-timeout", "abc"], ["api", "--health-timeout", "-5"],
-     ["api", "--health-timeout", "0"], ["api", "--bogus"], ["api", "--lock-wait", "x"], []],
+    [
+        ["api", "--health-timeout", "abc"],
+        ["api", "--health-timeout", "-5"],
+        ["api", "--health-timeout", "0"],
+        ["api", "--bogus"],
+        ["api", "--lock-wait", "x"],
+        [],
+    ],
 )
 def test_usage_errors_exit_2_before_anything_happens(app: App, args: list[str]) -> None:
     done = app.run(*args)
@@ -67,8 +74,9 @@ def test_dry_run_holds_the_lock_while_it_runs(app: App) -> None:
 
 def test_config_error_names_the_variable_and_the_fix(app: App) -> None:
     config = app.root / "elb-upgrade.toml"
-    config.write_text(config.read_text().replace('repository = "demo-api"',
-                                                 'repository = "${API_REPO}"'))
+    config.write_text(
+        config.read_text().replace('repository = "demo-api"', 'repository = "${API_REPO}"')
+    )
     app.commit("use a variable")
     done = app.run("api", "--yes")
     assert done.returncode == 2
@@ -94,8 +102,19 @@ def test_json_summary_has_a_pinned_key_set(app: App) -> None:
     assert done.returncode == 0
     summary = json.loads(done.stdout)
     assert set(summary) == {
-        "version", "result", "exit_code", "scope", "app", "tag", "head_sha", "revision",
-        "previous_revision", "deployed", "elapsed_seconds", "message", "components_down",
+        "version",
+        "result",
+        "exit_code",
+        "scope",
+        "app",
+        "tag",
+        "head_sha",
+        "revision",
+        "previous_revision",
+        "deployed",
+        "elapsed_seconds",
+        "message",
+        "components_down",
     }
     assert summary["result"] == "success" and summary["revision"] == "demo--2"
     assert summary["previous_revision"] == "demo--1"
@@ -108,7 +127,8 @@ def test_json_summary_lists_components_down(app: App) -> None:
     summary = json.loads(done.stdout)
     assert summary["result"] == "upgrade_failed_rolled_back"
     assert summary["components_down"] == [
-        {"name": "azure_storage", "status": "down", "error_class": "HttpResponseError"}]
+        {"name": "azure_storage", "status": "down", "error_class": "HttpResponseError"}
+    ]
 
 
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])

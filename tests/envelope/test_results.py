@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from appkit import App, make_app
-
 from elb_upgrade.history import KEYS
 
 
@@ -75,8 +74,9 @@ def test_rollback_that_is_also_unhealthy_is_rollback_failed(tmp_path) -> None:  
     app = make_app(tmp_path, running={"api": "demo-api:old", "frontend": "demo-frontend:old"})
     try:
         app.set(broken_tags=["old", "bad"])
-        done = app.run("api", "--yes", "--tag", "bad", "--health-timeout", "1",
-                       "--rollback-timeout", "1")
+        done = app.run(
+            "api", "--yes", "--tag", "bad", "--health-timeout", "1", "--rollback-timeout", "1"
+        )
         assert done.returncode == 3
         assert app.lines()[0]["result"] == "rollback_failed"
         assert "rollback also failed" in app.lines()[0]["message"]

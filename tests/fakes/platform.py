@@ -83,8 +83,10 @@ class FakePlatform:
 
     def parity_check(self, log: LogSink) -> None:
         if self._state()["parity_rejected"]:
-            raise ParityRejected("storage has public access disabled and no private endpoint",
-                                 hint="re-enable public network access or add the endpoint")
+            raise ParityRejected(
+                "storage has public access disabled and no private endpoint",
+                hint="re-enable public network access or add the endpoint",
+            )
         log("storage parity ok")
 
     def current(self) -> AppState:
@@ -148,7 +150,11 @@ def readiness_answer(state: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
     """What the fake app's /api/health/ready says for the images it runs now."""
     broken = any(_tag(i) in state["broken_tags"] for i in state["images"].values())
     storage = (
-        {"status": "down", "error": "This request is not authorized", "error_class": "HttpResponseError"}
+        {
+            "status": "down",
+            "error": "This request is not authorized",
+            "error_class": "HttpResponseError",
+        }
         if broken
         else {"status": "ok"}
     )

@@ -49,7 +49,7 @@ def test_find_searches_upward_and_honours_overrides(tmp_path: Path) -> None:
 
 
 def test_no_config_anywhere(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="no elb-upgrade.toml"):
+    with pytest.raises(ConfigError, match=r"no elb-upgrade\.toml"):
         config.find(None, tmp_path, {})
 
 
@@ -57,15 +57,29 @@ def test_no_config_anywhere(tmp_path: Path) -> None:
     "mutate,needle",
     [
         (lambda t: t.replace('name = "elb-dashboard"\n', ""), "app.name is required"),
-        (lambda t: t.replace('image = "api"', 'image = "nope"', 1), "containers.api.image names no image"),
-        (lambda t: t.replace('api = ["api"]', 'api = ["ghost"]'), "scopes.api must list image keys"),
-        (lambda t: t.replace('worker = "api"', 'worker = "ghost"'), "aliases.worker points at unknown"),
-        (lambda t: t.replace('main_container = "api"', 'main_container = "db"'), "app.main_container"),
-        (lambda t: t.replace("[scopes]", "[scopes]\nrollback = [\"api\"]"), "reserved"),
+        (
+            lambda t: t.replace('image = "api"', 'image = "nope"', 1),
+            "containers.api.image names no image",
+        ),
+        (
+            lambda t: t.replace('api = ["api"]', 'api = ["ghost"]'),
+            "scopes.api must list image keys",
+        ),
+        (
+            lambda t: t.replace('worker = "api"', 'worker = "ghost"'),
+            "aliases.worker points at unknown",
+        ),
+        (
+            lambda t: t.replace('main_container = "api"', 'main_container = "db"'),
+            "app.main_container",
+        ),
+        (lambda t: t.replace("[scopes]", '[scopes]\nrollback = ["api"]'), "reserved"),
         (lambda t: t + "\n[[broken", "not valid TOML"),
         (lambda t: "", "images must define at least one image"),
-        (lambda t: t.replace('repository = "elb-dashboard-api"', "repository = 5"),
-         "images.api.repository must be a string"),
+        (
+            lambda t: t.replace('repository = "elb-dashboard-api"', "repository = 5"),
+            "images.api.repository must be a string",
+        ),
     ],
 )
 def test_invalid_configs_name_the_key(tmp_path: Path, mutate, needle: str) -> None:  # type: ignore[no-untyped-def]

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from fakes.clock import FakeClock
-
 from elb_upgrade.gate import GateSpec, Reply, components_down, sanitize, wait_ready
 from elb_upgrade.platforms.base import RevisionState, RevisionStatus
+from fakes.clock import FakeClock
 
 RUNNING = RevisionStatus(RevisionState.RUNNING)
 
@@ -88,13 +87,19 @@ def test_failed_for_good_stops_at_once() -> None:
 
 def test_timeout_reports_down_components() -> None:
     clock = FakeClock()
-    body = {"components": {"redis": {"status": "ok"}, "terminal": {"status": "skipped"},
-                           "azure_storage": {"status": "down", "error": "403",
-                                             "error_class": "HttpResponseError"}}}
+    body = {
+        "components": {
+            "redis": {"status": "ok"},
+            "terminal": {"status": "skipped"},
+            "azure_storage": {"status": "down", "error": "403", "error_class": "HttpResponseError"},
+        }
+    }
     fetch = scripted(clock, lambda t: Reply(503, json.dumps(body).encode()))
     verdict = wait_ready(GateSpec("u", None, 7, 5), lambda: RUNNING, fetch, clock)
     assert not verdict.passed and verdict.elapsed <= 7.0
-    assert [(c.name, c.error_class) for c in verdict.down] == [("azure_storage", "HttpResponseError")]
+    assert [(c.name, c.error_class) for c in verdict.down] == [
+        ("azure_storage", "HttpResponseError")
+    ]
 
 
 def test_sanitize_strips_terminal_control_and_caps_size() -> None:

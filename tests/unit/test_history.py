@@ -5,21 +5,31 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from elb_upgrade import history
 from elb_upgrade.history import Entry
 
-SAMPLE = ('{"ts":"2026-05-23T03:22:48Z","scope":"full","app":"ca-elb-dashboard",'
-          '"tag":"20260523122407-58cc179","head_sha":"58cc179","result":"success",'
-          '"elapsed_seconds":127,"message":"","exit_code":0}\n')
+SAMPLE = (
+    '{"ts":"2026-05-23T03:22:48Z","scope":"full","app":"ca-elb-dashboard",'
+    '"tag":"20260523122407-58cc179","head_sha":"58cc179","result":"success",'
+    '"elapsed_seconds":127,"message":"","exit_code":0}\n'
+)
 
 
 def entry(message: str = "") -> Entry:
-    return Entry("2026-05-23T03:22:48Z", "full", "ca-elb-dashboard", "20260523122407-58cc179",
-                 "58cc179", "success", 127, message, 0)
+    return Entry(
+        "2026-05-23T03:22:48Z",
+        "full",
+        "ca-elb-dashboard",
+        "20260523122407-58cc179",
+        "58cc179",
+        "success",
+        127,
+        message,
+        0,
+    )
 
 
 def test_line_matches_the_design_sample_byte_for_byte() -> None:
@@ -28,9 +38,18 @@ def test_line_matches_the_design_sample_byte_for_byte() -> None:
 
 def test_result_values_are_the_designed_set() -> None:
     assert set(history.RESULTS) == {
-        "success", "parity_rejected", "preflight_failed", "lock_held", "build_in_progress",
-        "upgrade_failed", "upgrade_failed_rolled_back", "rollback_failed", "rollback_success",
-        "aborted_by_user", "aborted"}
+        "success",
+        "parity_rejected",
+        "preflight_failed",
+        "lock_held",
+        "build_in_progress",
+        "upgrade_failed",
+        "upgrade_failed_rolled_back",
+        "rollback_failed",
+        "rollback_success",
+        "aborted_by_user",
+        "aborted",
+    }
 
 
 def test_long_message_is_truncated_never_split(tmp_path: Path) -> None:
@@ -63,11 +82,13 @@ def test_no_home_is_a_warning() -> None:
     assert history.default_path({}) is None
     assert "HOME" in (history.append(None, entry()) or "")
     assert history.default_path({"HOME": "/h"}) == Path("/h/.elb-upgrade-history.jsonl")
-    assert history.default_path({"ELB_UPGRADE_HISTORY": "/x.jsonl", "HOME": "/h"}) == Path("/x.jsonl")
+    assert history.default_path({"ELB_UPGRADE_HISTORY": "/x.jsonl", "HOME": "/h"}) == Path(
+        "/x.jsonl"
+    )
 
 
 def test_load_skips_and_counts_corrupt_lines(tmp_path: Path) -> None:
     path = tmp_path / "h.jsonl"
-    path.write_bytes(SAMPLE.encode() + b"garbage\n\xff\xfe\n[1]\n{\"a\": 1}\n" + SAMPLE.encode())
+    path.write_bytes(SAMPLE.encode() + b'garbage\n\xff\xfe\n[1]\n{"a": 1}\n' + SAMPLE.encode())
     loaded = history.load(path)
     assert len(loaded.entries) == 2 and loaded.skipped == 4

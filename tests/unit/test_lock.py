@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from fakes.clock import FakeClock
 
 from elb_upgrade import lock
 from elb_upgrade.errors import LockHeldError, UnsafePathError
+from fakes.clock import FakeClock
 
 HOLDER = lock.Holder(123, "ops", "ws1", "full", "2026-05-23T03:22:48Z")
 
@@ -21,22 +21,30 @@ def test_second_acquire_names_holder(tmp_path: Path) -> None:
     with lock.acquire(path, HOLDER):
         assert lock.is_held(path)
         child = subprocess.run(
-            [sys.executable, "-c", "import sys; from pathlib import Path; from elb_upgrade import lock\n"
-             "try:\n lock.try_acquire(Path(sys.argv[1]), lock.Holder(1,'a','b','c','d'))\n"
-             "except BlockingIOError as e: print(e); sys.exit(7)", str(path)],
-            capture_output=True, text=True)
+            [
+                sys.executable,
+                "-c",
+                "import sys; from pathlib import Path; from elb_upgrade import lock\n"
+                "try:\n lock.try_acquire(Path(sys.argv[1]), lock.Holder(1,'a','b','c','d'))\n"
+                "except BlockingIOError as e: print(e); sys.exit(7)",
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert child.returncode == 7
-        assert f"another elb-upgrade run holds {path} (pid 123, ops@ws1, scope full, since " \
-               "2026-05-23T03:22:48Z)" in child.stdout
+        assert (
+            f"another elb-upgrade run holds {path} (pid 123, ops@ws1, scope full, since "
+            "2026-05-23T03:22:48Z)" in child.stdout
+        )
     assert not lock.is_held(path)
     assert path.read_text() == ""  # record cleared on release
 
 
 def test_lock_held_error_is_a_blocking_io_error_with_path(tmp_path: Path) -> None:
     path = tmp_path / "x.lock"
-    with lock.acquire(path, HOLDER):
-        with pytest.raises(BlockingIOError) as info:
-            lock.try_acquire(path, HOLDER)
+    with lock.acquire(path, HOLDER), pytest.raises(BlockingIOError) as info:
+        lock.try_acquire(path, HOLDER)
     assert isinstance(info.value, LockHeldError) and info.value.path == path
 
 
@@ -59,10 +67,12 @@ def test_symlink_at_lock_path_is_refused(tmp_path: Path) -> None:
 def test_wait_gives_up_at_deadline_without_sleeping(tmp_path: Path) -> None:
     path = tmp_path / "x.lock"
     clock = FakeClock()
-    with lock.acquire(path, HOLDER):
-        with pytest.raises(LockHeldError):
-            with lock.acquire(path, HOLDER, wait=3, clock=clock):
-                pass
+    with (
+        lock.acquire(path, HOLDER),
+        pytest.raises(LockHeldError),
+        lock.acquire(path, HOLDER, wait=3, clock=clock),
+    ):
+        pass
     assert 2.9 <= sum(clock.sleeps) <= 3.01
 
 

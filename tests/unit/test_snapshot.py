@@ -46,12 +46,19 @@ def test_refuses_to_write_through_a_symlink(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "content,needle",
-    [("", "is empty"), ("   \n", "is empty"), ('{"revision": "x", "imag', "not JSON"),
-     ("[1, 2]", "not a JSON object"), ('{"revision": "r", "images": "nope"}', "bad 'revision'"),
-     ('{"revision": "r", "images": [{"name": "api"}]}', "bad 'revision'"),
-     ('{"revision": "r", "images": [], "app": "app"}', "lists no images"),
-     ('{"revision": "r", "images": [{"name": "a", "image": "i"}], "app": "other"}',
-      "is for app 'other'")],
+    [
+        ("", "is empty"),
+        ("   \n", "is empty"),
+        ('{"revision": "x", "imag', "not JSON"),
+        ("[1, 2]", "not a JSON object"),
+        ('{"revision": "r", "images": "nope"}', "bad 'revision'"),
+        ('{"revision": "r", "images": [{"name": "api"}]}', "bad 'revision'"),
+        ('{"revision": "r", "images": [], "app": "app"}', "lists no images"),
+        (
+            '{"revision": "r", "images": [{"name": "a", "image": "i"}], "app": "other"}',
+            "is for app 'other'",
+        ),
+    ],
 )
 def test_bad_snapshots_say_what_is_wrong(tmp_path: Path, content: str, needle: str) -> None:
     path = tmp_path / "s.json"
