@@ -1,0 +1,77 @@
+"""A fake platform for the operator tests, loaded as `opfake_platform:FakePlatform`.
+
+Its whole state is one JSON file named by the `FAKE_STATE` setting, so a test arranges
+what "runs" and each CLI subprocess reads or changes it. `"down": true` makes every call
+fail as an unreachable engine would.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+from elb_upgrade.errors import PlatformUnavailable
+from elb_upgrade.platforms.base import (
+    AppSpec,
+    AppState,
+    ContainerImage,
+    Deployment,
+    ImageSpec,
+    LogSink,
+    RevisionState,
+    RevisionStatus,
+)
+
+
+def write_state(path: Path, revision: str, images: dict[str, str], down: bool = False) -> None:
+    path.write_text(json.dumps({"revision": revision, "images": images, "down": down}))
+
+
+class FakePlatform:
+    name = "fake"
+
+    def __init__(self, app: AppSpec) -> None:
+        self.app = app
+        self.path = Path(app.settings["FAKE_STATE"])
+
+    def _state(self) -> dict[str, Any]:
+        if not self.path.exists():
+            return {"revision": "", "images": {}, "down": False}
+        state: dict[str, Any] = json.loads(self.path.read_text())
+        if state.get("down"):
+            raise PlatformUnavailable("the fake engine is down", hint="start the fake engine")
+        return state
+
+    def check(self) -> None:
+        self._state()
+
+    def parity_check(self, log: LogSink) -> None:
+        log("fake parity: ok")
+
+    def current(self) -> AppState:
+        state = self._state()
+        images = tuple(ContainerImage(n, i) for n, i in state["images"].items())
+        return AppState(state["revision"], images)
+
+    def build(self, image: ImageSpec, tag: str, log: LogSink) -> str:
+        log(f"fake build of {image.repository}:{tag}")
+        return f"{image.repository}:{tag}"
+
+    def image_exists(self, image: str) -> bool:
+        return True
+
+    def deploy(self, images: Mapping[str, str], log: LogSink) -> Deployment:
+        state = self._state()
+        number = int(state["revision"].rpartition("--")[2] or 0) + 1
+        revision = f"{self.app.name}--{number}"
+        write_state(self.path, revision, {**state["images"], **images})
+        log(f"fake deploy of {revision}")
+        return Deployment(revision, tuple(ContainerImage(n, i) for n, i in images.items()))
+
+    def revision_status(self, deployment: Deployment) -> RevisionStatus:
+        return RevisionStatus(RevisionState.RUNNING)
+
+    def follow_logs(self, container: str, out: TextIO) -> None:
+        out.write(f"{container}: fake log line\n")

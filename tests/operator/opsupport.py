@@ -1,0 +1,154 @@
+"""Helpers for the operator tests: a sandboxed CLI runner, history lines, a readiness server.
+
+Every run gets its own `$ELB_UPGRADE_HISTORY`, `$ELB_UPGRADE_SNAPSHOT` and `$HOME`, the
+fake platform on `PYTHONPATH`, and (with the `app` fixture) a config and a local HTTP
+readiness server.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+
+CONFIG = """\
+[app]
+name = "shop"
+platform = "opfake_platform:FakePlatform"
+readiness_url = "${READINESS_URL}"
+main_container = "api"
+
+[images.api]
+repository = "shop-api"
+
+[images.web]
+repository = "shop-web"
+
+[containers.api]
+image = "api"
+
+[containers.worker]
+image = "api"
+
+[containers.web]
+image = "web"
+
+[scopes]
+api = ["api"]
+web = ["web"]
+full = ["api", "web"]
+
+[aliases]
+worker = "api"
+"""
+
+
+def entry(ts: str, scope: str, result: str, elapsed: int, app: str = "shop", **more: Any) -> str:
+    """One history line as `elb_upgrade.history` writes it (keys in contract order)."""
+    exit_code = {"success": 0, "rollback_success": 0, "rollback_failed": 3}.get(result, 1)
+    fields = {
+        "ts": ts,
+        "scope": scope,
+        "app": app,
+        "tag": more.pop("tag", f"{ts[:10].replace('-', '')}000000-abc1234"),
+        "head_sha": "abc1234",
+        "result": result,
+        "elapsed_seconds": elapsed,
+        "message": more.pop("message", ""),
+        "exit_code": exit_code,
+        **more,
+    }
+    return json.dumps(fields, separators=(",", ":"))
+
+
+@dataclass
+class Env:
+    """A sandbox: tmp paths, environment, and `run()` for the CLI."""
+
+    root: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def history(self) -> Path:
+        return Path(self.env["ELB_UPGRADE_HISTORY"])
+
+    @property
+    def snapshot(self) -> Path:
+        return Path(self.env["ELB_UPGRADE_SNAPSHOT"])
+
+    def write_history(self, lines: Sequence[str]) -> Path:
+        self.history.write_text("".join(line + "\n" for line in lines))
+        return self.history
+
+    def run(
+        self, *args: str, cwd: Path | None = None, prefix: Sequence[str] = ()
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*prefix, sys.executable, "-m", "elb_upgrade", *args],
+            env=self.env,
+            cwd=cwd or self.root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def shell(self, command: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", "-o", "pipefail", "-c", command],
+            env=self.env,
+            cwd=cwd or self.root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+
+
+class Readiness:
+    """A readiness endpoint whose answer a test sets: `set(503, {...})`."""
+
+    def __init__(self) -> None:
+        self.status, self.body = 200, b"{}"
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/health/ready"
+
+    def set(self, status: int, body: dict[str, Any]) -> None:
+        self.status, self.body = status, json.dumps(body).encode()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(outer.status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(outer.body)))
+                self.end_headers()
+                self.wfile.write(outer.body)
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        return Handler
+
+
+def ready_body(revision: str, **components: dict[str, Any]) -> dict[str, Any]:
+    comps = components or {"redis": {"status": "ok"}}
+    down = any(c.get("status") == "down" for c in comps.values())
+    return {
+        "status": "not_ready" if down else "ready",
+        "version": "1.0",
+        "revision": revision,
+        "components": comps,
+        "retryable": down,
+        "retry_after_seconds": 30 if down else None,
+    }
