@@ -94,6 +94,18 @@ class ProbeCache:
         entry = await asyncio.shield(task)
         return entry, max(0.0, self._clock() - entry.at)
 
+    def peek(self, name: str) -> tuple[Entry, float] | None:
+        """The entry for `name` and its age if it is fresh, without waiting or probing.
+
+        The hot path of a warm cache: no lock (entries are immutable and replaced by one
+        dict store, which is atomic), no task, no await.
+        """
+        entry = self._entries.get(name)
+        if entry is None:
+            return None
+        age = self._clock() - entry.at
+        return (entry, max(0.0, age)) if age < self.policy.ttl(entry.result) else None
+
     def reset(self) -> None:
         """Forget every result and in-flight refresh (for tests and after reconfiguration)."""
         with self._lock:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 
 from elb_upgrade.health.aggregate import ReadinessReport, aggregate, liveness
-from elb_upgrade.health.cache import CachePolicy, Clock, ProbeCache
+from elb_upgrade.health.cache import CachePolicy, Clock, Entry, ProbeCache
 from elb_upgrade.health.probe import Probe, ProbeRunner
 from elb_upgrade.health.result import ComponentView
 
@@ -61,7 +61,9 @@ class Readiness:
 
     async def check(self, *, details: bool = True) -> ReadinessReport:
         """Run (or reuse cached) probes concurrently and build the 200/503 response."""
-        views = await asyncio.gather(*(self._view(r) for r in self._runners))
+        views = self._fresh_views()
+        if views is None:
+            views = await asyncio.gather(*(self._view(r) for r in self._runners))
         return aggregate(
             {r.probe.name: v for r, v in zip(self._runners, views, strict=True)},
             version=self.version,
@@ -85,9 +87,19 @@ class Readiness:
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = None
 
+    def _fresh_views(self) -> list[ComponentView] | None:
+        # A warm cache answers without creating a task per probe: that is most requests,
+        # and it keeps /ready as cheap as a constant endpoint (see bench/bench_health.py).
+        views = []
+        for runner in self._runners:
+            cached = self.cache.peek(runner.probe.name)
+            if cached is None:
+                return None
+            views.append(_view_of(runner, *cached))
+        return views
+
     async def _view(self, runner: ProbeRunner) -> ComponentView:
-        entry, age = await self.cache.get(runner.probe.name, runner.run)
-        return ComponentView(entry.result, runner.probe.critical, entry.checked_at, round(age, 3))
+        return _view_of(runner, *await self.cache.get(runner.probe.name, runner.run))
 
     def _executor(self) -> Executor:
         # Sync probes run here rather than in the loop's default pool, which the app shares:
@@ -97,3 +109,7 @@ class Readiness:
                 workers = max(4, len(self._runners))
                 self._pool = ThreadPoolExecutor(workers, thread_name_prefix="elb-health-probe")
             return self._pool
+
+
+def _view_of(runner: ProbeRunner, entry: Entry, age: float) -> ComponentView:
+    return ComponentView(entry.result, runner.probe.critical, entry.checked_at, round(age, 3))
