@@ -19,6 +19,7 @@ import pytest
 # module is found by putting the folder itself on the path.
 sys.path.insert(0, str(Path(__file__).parent))
 
+from appclone import Clone
 from dockerkit import BASE_IMAGE, REPO, SETUP, port_open, remove_app
 
 
@@ -70,3 +71,17 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ["uv", "build", "--quiet", "--wheel", "--out-dir", str(out)], cwd=REPO, check=True
     )
     return next(out.glob("elb_upgrade-*.whl"))
+
+
+@pytest.fixture
+def clone(app_name: str, tmp_path: Path, wheel: Path, services: None) -> Clone:
+    """The example app committed in a fresh git repo, not deployed yet."""
+    return Clone(tmp_path, app_name, wheel)
+
+
+@pytest.fixture
+def deployed(clone: Clone) -> Clone:
+    """The example app after its first `elb-upgrade full --yes`."""
+    done = clone.run("full", "--yes")
+    assert done.returncode == 0, done.stdout
+    return clone

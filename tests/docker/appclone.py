@@ -1,0 +1,107 @@
+"""A committed git copy of examples/dashboard on its own ports, driven through the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from dockerkit import REPO, free_port
+
+EXAMPLE = REPO / "examples" / "dashboard"
+CLI = (sys.executable, "-m", "elb_upgrade")
+BREAK_STORAGE = 'TABLE_ENDPOINT = "http://127.0.0.1:1/devstoreaccount1"  # wrong on purpose\n'
+CRASH_ON_START = 'raise SystemExit("boom: the api cannot start")\n'
+
+
+class Clone:
+    """The example app as an operator's checkout: its own name, ports, history, snapshot."""
+
+    def __init__(self, root: Path, name: str, wheel: Path) -> None:
+        self.root, self.name = root / "app", name
+        shutil.copytree(EXAMPLE, self.root, ignore=shutil.ignore_patterns("*.whl", "__pycache__"))
+        shutil.copy(wheel, self.root / "api" / "wheels")
+        self.ports = {
+            "API_PORT": free_port(),
+            "FRONTEND_PORT": free_port(),
+            "TERMINAL_PORT": free_port(),
+        }
+        self.history_path = root / "history.jsonl"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("ELB_UPGRADE_")}
+        self.env.update({k: str(v) for k, v in self.ports.items()})
+        self.env.update(
+            ELB_APP_NAME=name,
+            ELB_UPGRADE_HISTORY=str(self.history_path),
+            ELB_UPGRADE_SNAPSHOT=str(root / "snapshot.json"),
+        )
+        self.git("init", "-q", "-b", "main")
+        self.commit("first version")
+
+    def git(self, *args: str) -> None:
+        subprocess.run(
+            ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", *args],
+            cwd=self.root,
+            check=True,
+            capture_output=True,
+        )
+
+    def commit(self, message: str, appends: dict[str, str] | None = None) -> None:
+        """Append each text to its file (path relative to the app), then commit everything."""
+        for path, text in (appends or {}).items():
+            with (self.root / path).open("a") as f:
+                f.write(text)
+        self.git("add", "-A")
+        self.git("commit", "-q", "--allow-empty", "-m", message)
+
+    def set_version(self, version: str) -> None:
+        (self.root / "api" / "version.py").write_text(f'VERSION = "{version}"\n')
+        self.commit(f"version {version}")
+
+    def run(self, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*CLI, *args],
+            cwd=self.root,
+            env=self.env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+        )
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [*CLI, *args],
+            cwd=self.root,
+            env=self.env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            bufsize=1,
+        )
+
+    def history(self) -> list[dict[str, Any]]:
+        lines = self.history_path.read_text().splitlines() if self.history_path.exists() else []
+        return [json.loads(line) for line in lines]
+
+    def results(self) -> list[str]:
+        return [line["result"] for line in self.history()]
+
+    def ready(self) -> tuple[int, dict[str, Any]]:
+        """The api's readiness answer (status code, body)."""
+        url = f"http://127.0.0.1:{self.ports['API_PORT']}/api/health/ready"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as answer:
+                return answer.status, json.load(answer)
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"{}")
+
+    def page(self) -> str:
+        url = f"http://127.0.0.1:{self.ports['FRONTEND_PORT']}/"
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return str(answer.read().decode())
