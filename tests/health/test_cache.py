@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 
 import pytest
 
@@ -198,10 +197,6 @@ def test_swr_does_not_trust_entries_past_max_age(clock: FakeClock) -> None:
     assert get(cache, refresh) == ("down", 0.0)  # waited for the refresh
 
 
-def fresh_policy_factory() -> Callable[[], CachePolicy]:
-    return CachePolicy
-
-
 def test_default_policy_matches_the_design() -> None:
-    policy = fresh_policy_factory()()
+    policy = CachePolicy()
     assert (policy.ok_ttl, policy.down_ttl, policy.stale_while_revalidate) == (15, 3, False)

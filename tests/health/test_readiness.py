@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
 
 from elb_upgrade.health import (
+    CachePolicy,
     ComponentResult,
     Probe,
     Readiness,
@@ -17,6 +17,7 @@ from elb_upgrade.health import (
     probe,
     skipped,
 )
+from health.healthkit import FakeClock
 
 
 def check(readiness: Readiness) -> tuple[int, dict[str, dict[str, object]]]:
@@ -98,7 +99,7 @@ def test_hung_dependencies_cost_one_timeout_not_the_sum() -> None:
     assert {c["error_class"] for c in components.values()} == {"TimeoutError"}
 
 
-def test_a_hung_sync_check_holds_one_thread_at_most(clock: Callable[[], float]) -> None:
+def test_a_hung_sync_check_holds_one_thread_at_most(clock: FakeClock) -> None:
     release, calls = threading.Event(), []
 
     def hang() -> None:
@@ -113,6 +114,26 @@ def test_a_hung_sync_check_holds_one_thread_at_most(clock: Callable[[], float]) 
     readiness.close()
     assert len(calls) == 1
     assert components["h"]["error"] == "previous check still running after 0.1s"
+
+
+def test_swr_answers_at_once_while_a_dependency_hangs(clock: FakeClock) -> None:
+    hang = False
+
+    async def flaky() -> None:
+        if hang:
+            await asyncio.sleep(60)
+
+    policy = CachePolicy(stale_while_revalidate=True)
+    readiness = Readiness(
+        version="1", probes=[Probe("dep", flaky, timeout=0.5)], cache=policy, clock=clock
+    )
+    check(readiness)
+    clock.advance(20)
+    hang = True
+    started = time.monotonic()
+    code, components = check(readiness)
+    assert time.monotonic() - started < 0.1
+    assert code == 200 and components["dep"]["age_seconds"] == 20.0
 
 
 def test_decorator_names_the_probe_after_the_function() -> None:
