@@ -1,60 +1,27 @@
-"""The one sequencer of side effects: preflight → lock → plan → snapshot → deploy → gate.
+"""The one sequencer of side effects: preflight → plan → snapshot → deploy → gate → rollback.
 
 `Envelope.run()` returns an `Outcome` for every ending it decides itself; errors it
 cannot handle propagate as `elb_upgrade.errors` exceptions (or KeyboardInterrupt /
 `Terminated`), which `elb_upgrade.run` turns into a result, an exit code and exactly one
-history line. `phase` tells that caller where an interrupt landed.
+history line. `phase` tells that caller where an interrupt landed. The caller holds the
+lock for the whole of `run()`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from elb_upgrade import gitops, lock, signals, snapshot
+from elb_upgrade import gitops, signals, snapshot
 from elb_upgrade.clock import Clock, iso_z
 from elb_upgrade.config import ROLLBACK, Config
-from elb_upgrade.errors import Declined, ElbUpgradeError, ImageMissingError, PlatformError
-from elb_upgrade.gate import ComponentDown, Fetch, GateSpec, Verdict, wait_ready
+from elb_upgrade.errors import Declined, ImageMissingError, PlatformError
+from elb_upgrade.gate import Fetch, GateSpec, Verdict, wait_ready
+from elb_upgrade.outcome import Options, Outcome
 from elb_upgrade.platforms.base import AppState, Deployment, Platform, RevisionState, RevisionStatus
 from elb_upgrade.report import explain_failure
 from elb_upgrade.ui import Reporter
-
-
-@dataclass(frozen=True)
-class Options:
-    """The operator's choices for one run, already validated."""
-
-    scope: str
-    yes: bool = False
-    dry_run: bool = False
-    allow_dirty: bool = False
-    pull: bool = False
-    branch: str | None = None
-    tag: str | None = None
-    health_timeout: float = 180.0
-    health_interval: float = 5.0
-    rollback_timeout: float | None = None
-    auto_rollback: bool = True
-    skip_parity_check: bool = False
-    lock_wait: float = 0.0
-    logs: bool = False
-    config_arg: str | None = None
-
-
-@dataclass
-class Outcome:
-    """How a run ended; `result` is a DESIGN.md result value (or `dry_run`)."""
-
-    result: str
-    message: str = ""
-    tag: str = ""
-    head_sha: str = ""
-    revision: str = ""
-    previous_revision: str = ""
-    deployed: dict[str, str] = field(default_factory=dict)
-    down: list[ComponentDown] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -70,7 +37,13 @@ class Seams:
 
 class Envelope:
     def __init__(
-        self, config: Config, platform: Platform, options: Options, ui: Reporter, seams: Seams
+        self,
+        config: Config,
+        platform: Platform,
+        options: Options,
+        ui: Reporter,
+        seams: Seams,
+        outcome: Outcome | None = None,
     ) -> None:
         self.config, self.platform, self.opts, self.ui, self.seams = (
             config,
@@ -80,23 +53,15 @@ class Envelope:
             seams,
         )
         self.phase = "preflight"
-        self.outcome = Outcome(result="aborted")
+        self.outcome = outcome or Outcome(result="aborted")
 
     # -- the sequence -------------------------------------------------------------------
     def run(self) -> Outcome:
+        """Run under the lock the caller holds (see `elb_upgrade.run`)."""
         self._preflight()
-        self.phase = "lock"
-        holder = lock.Holder.current(self.opts.scope, self.seams.clock)
-        with lock.acquire(
-            lock.lock_path(self.seams.snapshot_path),
-            holder,
-            self.opts.lock_wait,
-            self.seams.clock,
-            self.ui.warn,
-        ):
-            if self.opts.scope == ROLLBACK:
-                return self._rollback_scope()
-            return self._upgrade()
+        if self.opts.scope == ROLLBACK:
+            return self._rollback_scope()
+        return self._upgrade()
 
     def _preflight(self) -> None:
         self.ui.phase(f"preflight: {self.config.app.name} on {self.platform.name}")
@@ -301,16 +266,3 @@ def _tag_of(state: AppState, main: str) -> str:
     image = state.image_of(main) or (state.images[0].image if state.images else "")
     name, _, tag = image.rpartition(":")
     return tag if name and "/" not in tag else ""
-
-
-def results_exit_code(result: str) -> int:
-    return {"success": 0, "rollback_success": 0, "dry_run": 0, "rollback_failed": 3}.get(result, 1)
-
-
-def error_outcome(exc: ElbUpgradeError, outcome: Outcome) -> Outcome:
-    outcome.result = exc.result
-    outcome.message = exc.message
-    return outcome
-
-
-__all__ = ["Envelope", "Options", "Outcome", "Seams"]

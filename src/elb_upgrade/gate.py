@@ -168,21 +168,42 @@ def _describe(reply: Reply, expected: str | None) -> str:
 
 
 def http_fetch() -> tuple[Fetch, Callable[[], None]]:
-    """A fetch over one httpx client (imported here: it is slow to import) and its closer."""
-    import httpx
+    """A fetch over one httpx client, and its closer.
 
-    client = httpx.Client(follow_redirects=False, headers={"accept": "application/json"})
+    httpx is imported and the client made on the first fetch: a run that stops before
+    the gate (lock held, preflight failed) never pays for it.
+    """
+    clients: list[Any] = []
 
     def fetch(url: str, timeout: float) -> Reply:
+        import httpx
+
+        if not clients:
+            clients.append(
+                httpx.Client(follow_redirects=False, headers={"accept": "application/json"})
+            )
         try:
-            with client.stream("GET", url, timeout=timeout) as response:
-                body = b""
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > BODY_CAP * 4:
-                        break
-                return Reply(response.status_code, body)
+            return _read_capped(clients[0], url, timeout)
         except httpx.HTTPError as exc:
             return Reply(None, b"", f"{type(exc).__name__}: {exc}"[:200])
 
-    return fetch, client.close
+    def close() -> None:
+        for client in clients:
+            client.close()
+
+    return fetch, close
+
+
+def _read_capped(client: Any, url: str, timeout: float) -> Reply:
+    """GET `url`, reading at most a few body caps, within `timeout` overall."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    body = b""
+    with client.stream("GET", url, timeout=timeout) as response:
+        for chunk in response.iter_bytes():
+            body += chunk
+            # A huge or trickling body must not stretch the gate past its budget.
+            if len(body) > BODY_CAP * 4 or time.monotonic() > deadline:
+                break
+        return Reply(response.status_code, body)

@@ -12,11 +12,11 @@ import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from elb_upgrade import config as config_mod
-from elb_upgrade import history, signals, snapshot
+from elb_upgrade import history, lock, signals, snapshot
 from elb_upgrade.clock import Clock, SystemClock, iso_z
-from elb_upgrade.envelope import Envelope, Options, Outcome, Seams, results_exit_code
 from elb_upgrade.errors import (
     ConfigError,
     ElbUpgradeError,
@@ -24,10 +24,11 @@ from elb_upgrade.errors import (
     ScopeError,
     UsageError,
 )
-from elb_upgrade.gate import http_fetch
-from elb_upgrade.gitops import Git
-from elb_upgrade.platforms.base import get_platform
+from elb_upgrade.outcome import Options, Outcome, results_exit_code
 from elb_upgrade.ui import Reporter
+
+if TYPE_CHECKING:
+    from elb_upgrade.envelope import Envelope
 
 _PHASE_RESULTS = {
     "preflight": "preflight_failed",
@@ -96,13 +97,14 @@ class _RunState:
     app: str = ""
     envelope: Envelope | None = None
     exit_code: int = 1
+    stage: str = "setup"
 
     def __post_init__(self) -> None:
         self.outcome = Outcome(result="aborted")
 
     @property
     def phase(self) -> str:
-        return self.envelope.phase if self.envelope else "setup"
+        return self.envelope.phase if self.envelope else self.stage
 
 
 def _execute(
@@ -121,17 +123,40 @@ def _execute(
         state.scope = "unknown"
         raise
     state.scope = scope
+    snapshot_path = snapshot.default_path(cfg.app.name, environ)
+    # The lock comes first, as in the seed (flock at script start): a racing operator
+    # learns at once, before any slow preflight or SDK import, and `--pull` never
+    # rewrites a checkout another run is building from.
+    state.stage = "lock"
+    holder = lock.Holder.current(scope, clock)
+    with lock.acquire(lock.lock_path(snapshot_path), holder, options.lock_wait, clock, ui.warn):
+        state.stage = "preflight"
+        return _run_envelope(cfg, replace(options, scope=scope), ui, clock, snapshot_path, state)
+
+
+def _run_envelope(
+    cfg: config_mod.Config,
+    options: Options,
+    ui: Reporter,
+    clock: Clock,
+    snapshot_path: Path,
+    state: _RunState,
+) -> int:
+    from elb_upgrade.envelope import Envelope, Seams
+    from elb_upgrade.gate import http_fetch
+    from elb_upgrade.gitops import Git
+    from elb_upgrade.platforms.base import get_platform
+
     platform = get_platform(cfg.platform, cfg.app)
     fetch, close = http_fetch()
     seams = Seams(
         clock=clock,
         fetch=fetch,
         git=Git(cfg.root),
-        snapshot_path=snapshot.default_path(cfg.app.name, environ),
+        snapshot_path=snapshot_path,
         follow_logs=lambda name: platform.follow_logs(name, sys.stdout),
     )
-    state.envelope = Envelope(cfg, platform, replace(options, scope=scope), ui, seams)
-    state.outcome = state.envelope.outcome
+    state.envelope = Envelope(cfg, platform, options, ui, seams, state.outcome)
     try:
         outcome = state.envelope.run()
     finally:
