@@ -20,17 +20,21 @@ HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 
 CONFIG = """\
+# The example app's shape (examples/dashboard) on the fake platform.
 [app]
-name = "shop"
+name = "${APP_NAME:-shop}"
 platform = "opfake_platform:FakePlatform"
 readiness_url = "${READINESS_URL}"
 main_container = "api"
 
 [images.api]
-repository = "shop-api"
+repository = "${APP_NAME:-shop}-api"
 
-[images.web]
-repository = "shop-web"
+[images.frontend]
+repository = "${APP_NAME:-shop}-frontend"
+
+[images.terminal]
+repository = "${APP_NAME:-shop}-terminal"
 
 [containers.api]
 image = "api"
@@ -38,16 +42,21 @@ image = "api"
 [containers.worker]
 image = "api"
 
-[containers.web]
-image = "web"
+[containers.frontend]
+image = "frontend"
+
+[containers.terminal]
+image = "terminal"
 
 [scopes]
 api = ["api"]
-web = ["web"]
-full = ["api", "web"]
+frontend = ["frontend"]
+terminal = ["terminal"]
+full = ["api", "frontend", "terminal"]
 
 [aliases]
 worker = "api"
+beat = "api"
 """
 
 
@@ -152,3 +161,23 @@ def ready_body(revision: str, **components: dict[str, Any]) -> dict[str, Any]:
         "retryable": down,
         "retry_after_seconds": 30 if down else None,
     }
+
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from elb_upgrade import lock
+from elb_upgrade.clock import SystemClock
+held = lock.try_acquire(Path(sys.argv[1]), lock.Holder.current("full", SystemClock()))
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
+def hold_lock(path: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    """Another real process that holds the flock at `path` until killed."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == "held\n"
+    return proc

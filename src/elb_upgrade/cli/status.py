@@ -147,4 +147,4 @@ def _snapshot(snap: Any) -> list[str]:
         ]
     if snap.state == "unknown":
         return [f"snapshot: {where} (cannot compare: the platform did not answer)"]
-    return [f"snapshot: {snap.state}: {snap.detail} ({snap.path})"]
+    return [f"snapshot: {snap.state}: {snap.detail}"]
