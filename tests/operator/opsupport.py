@@ -63,12 +63,14 @@ beat = "api"
 def entry(ts: str, scope: str, result: str, elapsed: int, app: str = "shop", **more: Any) -> str:
     """One history line as `elb_upgrade.history` writes it (keys in contract order)."""
     exit_code = {"success": 0, "rollback_success": 0, "rollback_failed": 3}.get(result, 1)
+    sha = more.pop("head_sha", "58cc179")
+    stamp = "".join(ch for ch in ts if ch.isdigit())
     fields = {
         "ts": ts,
         "scope": scope,
         "app": app,
-        "tag": more.pop("tag", f"{ts[:10].replace('-', '')}000000-abc1234"),
-        "head_sha": "abc1234",
+        "tag": more.pop("tag", f"{stamp}-{sha}"),
+        "head_sha": sha,
         "result": result,
         "elapsed_seconds": elapsed,
         "message": more.pop("message", ""),
@@ -181,3 +183,67 @@ def hold_lock(path: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     )
     assert proc.stdout is not None and proc.stdout.readline() == "held\n"
     return proc
+
+
+def git(checkout: Path, env: dict[str, str], *args: str) -> None:
+    subprocess.run(["git", "-C", str(checkout), *args], check=True, env=env, capture_output=True)
+
+
+def make_checkout(root: Path, env: dict[str, str]) -> Path:
+    """A committed clone of the app (config at its root) tracking a bare `origin`."""
+    origin, checkout = root / "origin.git", root / "app"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
+    checkout.mkdir()
+    (checkout / "elb-upgrade.toml").write_text(CONFIG)
+    git(checkout, env, "init", "-q", "-b", "main")
+    git(checkout, env, "add", ".")
+    git(checkout, env, "commit", "-qm", "init")
+    git(checkout, env, "remote", "add", "origin", str(origin))
+    git(checkout, env, "push", "-q", "-u", "origin", "main")
+    return checkout
+
+
+DEMO = "elb-dashboard"
+DEMO_HISTORY = [
+    entry("2026-05-18T09:12:03Z", "full", "success", 131, app=DEMO, head_sha="3f9a2c1"),
+    entry("2026-05-19T14:40:55Z", "api", "success", 58, app=DEMO, head_sha="7b1d0e4"),
+    entry(
+        "2026-05-20T10:02:11Z",
+        "api",
+        "upgrade_failed_rolled_back",
+        236,
+        app=DEMO,
+        head_sha="9e2b7a5",
+        message="not ready after 180s: HTTP 503, down: azure_storage; rolled back to "
+        "elb-dashboard--6",
+    ),
+    entry("2026-05-20T10:09:40Z", "api", "lock_held", 0, app=DEMO, head_sha="9e2b7a5", tag=""),
+    entry("2026-05-20T11:30:27Z", "api", "success", 61, app=DEMO, head_sha="d4c81f0"),
+    entry("2026-05-21T08:15:00Z", "frontend", "success", 44, app=DEMO, head_sha="e1a6b39"),
+    entry("2026-05-22T16:47:31Z", "full", "build_in_progress", 73, app=DEMO, head_sha="1a2b3c4"),
+    entry(
+        "2026-05-22T16:55:02Z",
+        "rollback",
+        "rollback_success",
+        39,
+        app=DEMO,
+        head_sha="",
+        tag="20260520113027-d4c81f0",
+    ),
+    entry("2026-05-23T03:22:48Z", "full", "success", 127, app=DEMO, head_sha="58cc179"),
+]
+
+# A known history for exact statistics (tests/operator/test_operator_stats.py explains it).
+KNOWN = [
+    entry("2026-05-01T10:00:00Z", "full", "success", 100),
+    entry("2026-05-02T10:00:00Z", "api", "upgrade_failed_rolled_back", 200),  # outage starts
+    entry("2026-05-02T11:00:00Z", "api", "lock_held", 0),  # touched nothing
+    entry("2026-05-02T12:00:00Z", "api", "success", 60),  # recovered: 12:01:00 - 10:00 = 7260 s
+    "this line is not json",
+    entry("2026-05-03T09:00:00Z", "full", "build_in_progress", 30),  # outage starts
+    entry("2026-05-03T09:30:00Z", "rollback", "rollback_success", 40),  # 09:30:40 - 09:00 = 1840
+    entry("2026-05-04T08:00:00Z", "full", "success", 140),  # last success, ends 08:02:20
+    entry("2026-05-04T09:00:00Z", "full", "rollback_failed", 50, app="blog"),  # unrecovered
+    '{"foreign": "tool"}',
+    entry("2026-05-04T10:00:00Z", "api", "aborted_by_user", 0),
+]

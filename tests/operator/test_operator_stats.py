@@ -6,24 +6,11 @@ import datetime as dt
 import json
 
 import pytest
-from opsupport import Env, entry
+from opsupport import KNOWN, Env, entry
 
 from elb_upgrade.historyview import Filter, Scan, human
 from elb_upgrade.stats import percentile, summarise
 
-KNOWN = [
-    entry("2026-05-01T10:00:00Z", "full", "success", 100),
-    entry("2026-05-02T10:00:00Z", "api", "upgrade_failed_rolled_back", 200),  # outage starts
-    entry("2026-05-02T11:00:00Z", "api", "lock_held", 0),  # touched nothing
-    entry("2026-05-02T12:00:00Z", "api", "success", 60),  # recovered: 12:01:00 - 10:00 = 7260 s
-    "this line is not json",
-    entry("2026-05-03T09:00:00Z", "full", "build_in_progress", 30),  # outage starts
-    entry("2026-05-03T09:30:00Z", "rollback", "rollback_success", 40),  # 09:30:40 - 09:00 = 1840
-    entry("2026-05-04T08:00:00Z", "full", "success", 140),  # last success, ends 08:02:20
-    entry("2026-05-04T09:00:00Z", "full", "rollback_failed", 50, app="blog"),  # unrecovered
-    '{"foreign": "tool"}',
-    entry("2026-05-04T10:00:00Z", "api", "aborted_by_user", 0),
-]
 NOW = dt.datetime(2026, 5, 5, 8, 2, 20, tzinfo=dt.UTC)  # one day after the last success ended
 
 EXPECTED = {

@@ -1,0 +1,168 @@
+"""docs/operate/upgrade.md: every `console` command runs, and the tables match the code."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opfake_platform import write_state
+from opsupport import (
+    BIN,
+    DEMO,
+    DEMO_HISTORY,
+    HERE,
+    KNOWN,
+    Env,
+    Readiness,
+    make_checkout,
+    ready_body,
+)
+
+from elb_upgrade.cli.upgrade import upgrade_command
+from elb_upgrade.health.hints import hint_for, known_error_classes
+from elb_upgrade.history import RESULTS
+
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "operate" / "upgrade.md"
+_FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
+
+
+def blocks(language: str) -> list[str]:
+    return [body for lang, body in _FENCE.findall(GUIDE.read_text()) if lang == language]
+
+
+def commands() -> list[str]:
+    """Every `$ ` line of every console block, in the order the guide shows them."""
+    return [
+        line[2:]
+        for body in blocks("console")
+        for line in body.splitlines()
+        if line.startswith("$ ")
+    ]
+
+
+def section(title: str) -> str:
+    text = GUIDE.read_text()
+    start = text.index(f"\n## {title}")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end > 0 else None]
+
+
+@pytest.fixture(scope="module")
+def guide_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Env, Path]]:
+    """The example app's checkout on the fake platform, running and ready, with history."""
+    root = tmp_path_factory.mktemp("guide")
+    ready = Readiness()
+    thread = threading.Thread(target=ready.server.serve_forever, daemon=True)
+    thread.start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ELB_UPGRADE_")}
+    (root / "home").mkdir()
+    env.update(
+        HOME=str(root / "home"),
+        NO_COLOR="1",
+        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        PYTHONPATH=str(HERE),
+        APP_NAME=DEMO,
+        FAKE_STATE=str(root / "state.json"),
+        READINESS_URL=ready.url,
+        ELB_UPGRADE_SNAPSHOT=str(root / "snapshot.json"),
+        GIT_AUTHOR_NAME="ann",
+        GIT_AUTHOR_EMAIL="ann@example.invalid",
+        GIT_COMMITTER_NAME="ann",
+        GIT_COMMITTER_EMAIL="ann@example.invalid",
+    )
+    checkout = make_checkout(root, env)
+    (root / "home" / ".elb-upgrade-history.jsonl").write_text("\n".join(DEMO_HISTORY) + "\n")
+    tag = "20260523032248-58cc179"
+    images = {c: f"{DEMO}-{'api' if c == 'worker' else c}:{tag}" for c in
+              ("api", "worker", "frontend", "terminal")}  # fmt: skip
+    write_state(root / "state.json", f"{DEMO}--9", images)
+    components = {"redis": {"status": "ok"}, "azure_storage": {"status": "ok"}}
+    ready.set(200, ready_body(f"{DEMO}--9", **components))
+    yield Env(root, env), checkout
+    ready.server.shutdown()
+    ready.server.server_close()
+
+
+@pytest.mark.parametrize("command", commands())
+def test_every_console_command_of_the_guide_runs(guide_env: tuple[Env, Path], command: str) -> None:
+    sandbox, checkout = guide_env
+    done = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command],
+        cwd=checkout,
+        env=sandbox.env,
+        input="y\n",  # the operator answers the prompt
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
+    assert "Traceback" not in done.stderr
+
+
+def test_the_guide_runs_the_commands_the_issue_asks_for() -> None:
+    runs = commands()
+    for needed in ("elb-upgrade history", "elb-upgrade history --stats", "elb-upgrade status"):
+        assert needed in runs
+    assert any(c.startswith("elb-upgrade lock status") for c in runs)
+    assert sum(c.startswith("jq ") for c in runs) == 3
+
+
+def _jq(command: str, history: Path) -> object:
+    command = command.replace("~/.elb-upgrade-history.jsonl", str(history))
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True,
+                          text=True, check=True)  # fmt: skip
+    try:
+        return json.loads(done.stdout)  # one (pretty-printed) document
+    except ValueError:
+        return [json.loads(line) for line in done.stdout.splitlines()]  # JSON lines
+
+
+def test_the_jq_one_liners_agree_with_the_tool(sandbox: Env) -> None:
+    history = sandbox.write_history(KNOWN)
+    recent, counts, elapsed = [c for c in commands() if c.startswith("jq ")]
+    listed = sandbox.run("history", "--json").stdout.splitlines()
+    assert _jq(recent, history) == [json.loads(line) for line in listed]
+    stats = json.loads(sandbox.run("history", "--stats", "--json").stdout)
+    assert _jq(counts, history) == stats["results"]
+    assert _jq(elapsed, history) == {s["scope"]: s["elapsed_mean"] for s in stats["scopes"]}
+
+
+def test_every_error_class_has_a_row_with_its_hint() -> None:
+    table = section("Common failure modes")
+    for name in known_error_classes():
+        row = next(line for line in table.splitlines() if f"| readiness: `{name}` |" in line)
+        assert row.rstrip().endswith(f"| {hint_for(name)} |")
+    assert "another elb-upgrade run holds" in table
+
+
+def test_every_flag_every_result_and_every_exit_code_is_documented() -> None:
+    flags = section("Flags")
+    for param in upgrade_command.params:
+        for option in getattr(param, "opts", []):
+            if option.startswith("--"):
+                assert f"`{option}" in flags, option
+    results = section("Deploy history")
+    for result in RESULTS:
+        assert f"| `{result}` |" in results, result
+    codes = section("Exit codes")
+    for code in (0, 1, 2, 3, 130, 143):
+        assert f"\n| {code} |" in codes
+
+
+def test_the_stats_example_is_real_output(sandbox: Env) -> None:
+    sandbox.write_history(DEMO_HISTORY)
+    real = sandbox.run("history", "--stats").stdout.splitlines()
+    shown = next(b for b in blocks("text") if "success rate:" in b).splitlines()
+    ago = re.compile(r"finished .* ago$")
+    assert [ago.sub("", x) for x in shown[1:]] == [ago.sub("", x) for x in real[1:]]
+
+
+def test_the_azure_section_if_present_comes_last() -> None:
+    titles = re.findall(r"^## (.+)$", GUIDE.read_text(), re.M)
+    assert "Azure" not in titles or titles[-1] == "Azure"
