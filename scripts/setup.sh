@@ -67,7 +67,10 @@ python_env() {
 		python3 -m pip install --quiet uv || die "cannot install uv" \
 			"install it by hand: python3 -m pip install uv"
 	fi
-	(cd "$ROOT" && uv sync --quiet) || die "uv sync failed" "read the error above; then rerun"
+	# Bytecode compiled once here: with PYTHONDONTWRITEBYTECODE set (as on CI) every CLI start
+	# would otherwise compile ~400 modules again (about 0.6 s of a 2.5 s upgrade).
+	(cd "$ROOT" && uv sync --quiet --compile-bytecode && .venv/bin/python -m compileall -q src) ||
+		die "uv sync failed" "read the error above; then rerun"
 	ok "$(cd "$ROOT" && uv run --quiet python --version) in $ROOT/.venv"
 }
 

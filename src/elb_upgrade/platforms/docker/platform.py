@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TextIO
 
 from elb_upgrade.errors import ImageMissingError, PlatformError
@@ -10,7 +11,6 @@ from elb_upgrade.platforms.base import (
     AppSpec,
     AppState,
     ContainerImage,
-    ContainerSpec,
     Deployment,
     ImageSpec,
     LogSink,
@@ -83,9 +83,12 @@ class DockerPlatform:
             }
             number = ct.revision_number(ct.newest_revision(existing.values())) + 1
             revision = ct.revision_name(self.app.name, number)
-            for name in self._to_replace(images, existing):
+            names = self._to_replace(images, existing)
+            for name in names:
                 log(f"{name}: {images[name]} as revision {revision}")
-                self._replace(self._specs[name], images[name], revision, existing.get(name))
+            # Concurrently: each stop waits for its process to exit; the waits overlap.
+            with ThreadPoolExecutor(max_workers=len(names)) as pool:
+                list(pool.map(lambda n: self._replace(n, images[n], revision, existing), names))
         redeployed_main = self._created_in(self.app.main_container, revision)
         return Deployment(
             revision=revision,
@@ -158,7 +161,8 @@ class DockerPlatform:
             container is not None and ct.image_of(container) == image and ct.is_healthy(container)
         )
 
-    def _replace(self, spec: ContainerSpec, image: str, revision: str, old: Any) -> None:
+    def _replace(self, name: str, image: str, revision: str, existing: Mapping[Any, Any]) -> None:
+        spec, old = self._specs[name], existing.get(name)
         # Host networking: the old container must free its ports before the new one binds.
         if old is not None:
             old.stop(timeout=STOP_TIMEOUT)
