@@ -11,8 +11,9 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import errno
+import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from elb_upgrade.history import RESULTS, parse_line
 Entry = dict[str, Any]
 _AGE = re.compile(r"^(\d+)([smhdw])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# json's C scanner, the one `json.loads` ends up in (typeshed does not declare the attribute)
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 class HistoryError(ElbUpgradeError):
@@ -43,7 +46,7 @@ class Scan:
             with self.path.open("rb") as handle:
                 self.found = True
                 for raw in handle:
-                    entry = parse_line(raw)
+                    entry = fast_parse(raw)
                     if entry is None:
                         self.skipped += raw.strip() != b""
                     else:
@@ -53,6 +56,24 @@ class Scan:
             return
         except OSError as exc:
             raise _unreadable(self.path, exc) from None
+
+
+def fast_parse(raw: bytes) -> Entry | None:
+    """`history.parse_line`, about twice as fast: json's C scanner without `json.loads`'
+    layers. Anything unusual (a blank, corrupt or oddly spaced line) goes to
+    `parse_line` itself, so the two always agree (a test pins it)."""
+    try:
+        text = raw.decode()
+        data, end = _SCAN(text, 0)
+    except (UnicodeDecodeError, ValueError, StopIteration):
+        return parse_line(raw)
+    if end != len(text) and not text[end:].isspace():
+        return None
+    if not isinstance(data, dict) or "ts" not in data or "scope" not in data:
+        return None
+    if "result" not in data or not isinstance(data.get("elapsed_seconds", 0), int | float):
+        return None
+    return data
 
 
 def _unreadable(path: Path, exc: OSError) -> HistoryError:
@@ -76,6 +97,12 @@ class Filter:
     scopes: frozenset[str] = field(default_factory=frozenset)
     results: frozenset[str] = field(default_factory=frozenset)
     since: dt.datetime | None = None
+
+    def apply(self, entries: Iterable[Entry]) -> Iterable[Entry]:
+        """The entries this filter keeps (without a call per entry when it keeps all)."""
+        if not (self.apps or self.scopes or self.results or self.since):
+            return entries
+        return filter(self, entries)
 
     def __call__(self, entry: Entry) -> bool:
         if self.apps and entry.get("app") not in self.apps:
@@ -140,7 +167,7 @@ def moment(value: object) -> dt.datetime | None:
 def last(entries: Iterable[Entry], keep: Filter, limit: int) -> list[Entry]:
     """The last `limit` entries (0: all) that `keep` accepts, oldest first."""
     tail: collections.deque[Entry] = collections.deque(maxlen=limit or None)
-    tail.extend(e for e in entries if keep(e))
+    tail.extend(keep.apply(entries))
     return list(tail)
 
 
