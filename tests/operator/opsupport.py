@@ -8,6 +8,7 @@ readiness server.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -17,6 +18,14 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+GUIDE = HERE.parents[1] / "docs" / "operate" / "upgrade.md"
+_FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
+
+
+def blocks(language: str) -> list[str]:
+    return [body for lang, body in _FENCE.findall(GUIDE.read_text()) if lang == language]
+
+
 BIN = Path(sys.executable).parent
 
 CONFIG = """\

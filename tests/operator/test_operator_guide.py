@@ -16,10 +16,12 @@ from opsupport import (
     BIN,
     DEMO,
     DEMO_HISTORY,
+    GUIDE,
     HERE,
     KNOWN,
     Env,
     Readiness,
+    blocks,
     make_checkout,
     ready_body,
 )
@@ -27,13 +29,6 @@ from opsupport import (
 from elb_upgrade.cli.upgrade import upgrade_command
 from elb_upgrade.health.hints import hint_for, known_error_classes
 from elb_upgrade.history import RESULTS
-
-GUIDE = Path(__file__).resolve().parents[2] / "docs" / "operate" / "upgrade.md"
-_FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
-
-
-def blocks(language: str) -> list[str]:
-    return [body for lang, body in _FENCE.findall(GUIDE.read_text()) if lang == language]
 
 
 def commands() -> list[str]:

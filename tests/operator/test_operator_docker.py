@@ -1,0 +1,127 @@
+"""`status` against the real docker platform, and the guide's manual docker rollback.
+
+Needs the Docker Engine and the base image (`scripts/setup.sh`); fails, never skips,
+without them. The app's only container sleeps: readiness is the test's own server.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from opsupport import Env, blocks, ready_body
+
+from elb_upgrade import config, snapshot
+from elb_upgrade.platforms.base import AppState, ContainerImage
+from elb_upgrade.platforms.docker import DockerPlatform
+
+pytestmark = pytest.mark.docker
+BASE_IMAGE = "elb-base:bookworm"
+SLEEP = ["python3", "-c", "import time; time.sleep(600)"]
+CONFIG = """\
+[app]
+name = "{app}"
+platform = "docker"
+readiness_url = "{url}"
+
+[images.api]
+repository = "{app}-api"
+
+[containers.api]
+image = "api"
+command = {command}
+env = {{ GREETING = "hello there", PORT = "0" }}
+
+[scopes]
+api = ["api"]
+"""
+
+
+@pytest.fixture
+def engine() -> Any:
+    import docker
+
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+        client.images.get(BASE_IMAGE)
+    except Exception as exc:
+        pytest.fail(f"needs the Docker Engine and {BASE_IMAGE}: run scripts/setup.sh ({exc})")
+    return client
+
+
+@pytest.fixture
+def docker_app(engine: Any, sandbox: Env, readiness: Any) -> Iterator[tuple[Env, str]]:
+    """App `opst-<id>` running `<app>-api:v2` (revision 1); its snapshot lists v1."""
+    app = f"opst-{uuid.uuid4().hex[:8]}"
+    base = engine.images.get(BASE_IMAGE)
+    for version in ("v1", "v2"):
+        base.tag(f"{app}-api", version)
+    path = sandbox.root / "elb-upgrade.toml"
+    command = json.dumps(SLEEP)
+    path.write_text(CONFIG.format(app=app, url=readiness.url, command=command))
+    sandbox.env["ELB_UPGRADE_CONFIG"] = str(path)
+    readiness.set(200, ready_body(f"{app}--1"))
+    cfg = config.load(path, sandbox.env)
+    try:
+        DockerPlatform(cfg.app).deploy({"api": f"{app}-api:v2"}, lambda _line: None)
+        before = AppState(f"{app}--0", (ContainerImage("api", f"{app}-api:v1"),))
+        snapshot.write(
+            sandbox.snapshot, snapshot.Snapshot(app, "docker", "2026-05-23T03:22:49Z", before)
+        )
+        yield sandbox, app
+    finally:
+        for container in engine.containers.list(
+            all=True, filters={"label": f"elb-upgrade.app={app}"}
+        ):
+            container.remove(force=True)
+        for version in ("v1", "v2"):
+            engine.images.remove(f"{app}-api:{version}")
+
+
+def _status(sandbox: Env) -> dict[str, Any]:
+    done = sandbox.run("status", "--json")
+    assert done.returncode == 0, done.stderr
+    return dict(json.loads(done.stdout))
+
+
+def test_status_reads_the_running_app_from_the_engine(docker_app: tuple[Env, str]) -> None:
+    sandbox, app = docker_app
+    data = _status(sandbox)
+    assert data["platform"] == "docker"
+    assert data["running"] == {
+        "revision": f"{app}--1",
+        "images": [{"name": "api", "image": f"{app}-api:v2"}],
+    }
+    assert data["snapshot"]["state"] == "differs"
+    assert data["snapshot"]["differences"] == [f"api: snapshot {app}-api:v1, running {app}-api:v2"]
+    text = sandbox.run("status").stdout
+    assert f"running: revision {app}--1\n  api  {app}-api:v2\n" in text
+
+
+def test_the_guides_manual_docker_rollback_works(
+    docker_app: tuple[Env, str], readiness: Any
+) -> None:
+    sandbox, app = docker_app
+    manual = next(b for b in blocks("sh") if "docker run" in b)
+    old_image = re.search(r"(elb-dashboard-api:\S+)$", manual, re.M)
+    assert old_image is not None
+    script = (
+        manual.replace(old_image.group(1), f"{app}-api:v1 {' '.join(map(repr, SLEEP))}")
+        .replace("/tmp/elb-dashboard-api.env", str(sandbox.root / "api.env"))
+        .replace("http://127.0.0.1:8000/api/health/ready", readiness.url)
+        .replace("elb-dashboard", app)
+    )
+    for line in script.splitlines():
+        done = sandbox.shell(line)
+        assert done.returncode == 0, f"{line}\n{done.stderr}"
+    data = _status(sandbox)
+    assert data["running"]["images"] == [{"name": "api", "image": f"{app}-api:v1"}]
+    assert data["running"]["revision"] == f"{app}--manual"
+    assert data["snapshot"]["state"] == "matches"
+    env = (sandbox.root / "api.env").read_text().splitlines()
+    assert "GREETING=hello there" in env and not any(e.startswith("CONTAINER_APP_REV") for e in env)
