@@ -161,3 +161,33 @@ def test_the_stats_example_is_real_output(sandbox: Env) -> None:
 def test_the_azure_section_if_present_comes_last() -> None:
     titles = re.findall(r"^## (.+)$", GUIDE.read_text(), re.M)
     assert "Azure" not in titles or titles[-1] == "Azure"
+
+
+def test_the_manual_lookups_read_the_snapshot_and_the_history(sandbox: Env) -> None:
+    lookups = next(b for b in blocks("sh") if b.startswith("cat "))
+    sandbox.write_history(DEMO_HISTORY)
+    sandbox.snapshot.write_text('{"revision": "elb-dashboard--8", "images": []}\n')
+    script = lookups.replace("/tmp/elb-upgrade-snapshot-elb-dashboard.json", str(sandbox.snapshot))
+    script = script.replace("~/.elb-upgrade-history.jsonl", str(sandbox.history))
+    done = sandbox.shell(script)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith('{"revision": "elb-dashboard--8"')
+    assert done.stdout.rstrip().endswith(DEMO_HISTORY[-1])
+
+
+def _complete(sandbox: Env, words: str) -> list[str]:
+    cword = len(words.split()) - (0 if words.endswith(" ") else 1)  # the word being typed
+    sandbox.env.update(
+        _ELB_UPGRADE_COMPLETE="bash_complete", COMP_WORDS=words, COMP_CWORD=str(cword)
+    )
+    done = subprocess.run(["elb-upgrade"], env=sandbox.env, capture_output=True, text=True)
+    return [line.split(",", 1)[1] for line in done.stdout.splitlines()]
+
+
+def test_completion_offers_the_operator_commands_and_result_values(sandbox: Env) -> None:
+    assert _complete(sandbox, "elb-upgrade history --result rollback_") == [
+        "rollback_failed",
+        "rollback_success",
+    ]
+    assert _complete(sandbox, "elb-upgrade lock s") == ["status"]
+    assert {"history", "lock", "status"} <= set(_complete(sandbox, "elb-upgrade "))
