@@ -26,8 +26,10 @@ def readiness() -> dict:
     except urllib.error.HTTPError as exc:
         return json.loads(exc.read() or b"{}")
     except (OSError, ValueError) as exc:
-        return {"status": "api unreachable", "components": {"api": {"status": "down",
-                                                                    "error": str(exc)}}}
+        return {
+            "status": "api unreachable",
+            "components": {"api": {"status": "down", "error": str(exc)}},
+        }
 
 
 def render(body: dict) -> str:
@@ -48,8 +50,11 @@ def _row(name: str, component: dict) -> str:
     detail = component.get("error_class") or component.get("reason") or ""
     if component.get("error"):
         detail = f"{detail}: {component['error']}" if detail else component["error"]
-    cells = (html.escape(name), f'<span class="{html.escape(state)}">{html.escape(state)}</span>',
-             html.escape(str(detail)))
+    cells = (
+        html.escape(name),
+        f'<span class="{html.escape(state)}">{html.escape(state)}</span>',
+        html.escape(str(detail)),
+    )
     return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 
 
