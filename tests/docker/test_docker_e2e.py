@@ -52,7 +52,7 @@ def test_a_crash_on_start_is_rolled_back_within_15_seconds(deployed: Clone) -> N
     deployed.commit("crash on start", {"api/app.py": CRASH_ON_START})
     lines = Lines(deployed.popen("api", "--yes", "--health-timeout", "120", *FAST_GATE))
     deploy_at = lines.wait_for(r"==>\s+deploy\b")
-    rollback_at = lines.wait_for(r"rollback")
+    rollback_at = lines.wait_for(r"rollback", after=deploy_at)
     assert rollback_at - deploy_at < 15, lines.text()
     assert lines.finish() == 1
     assert "boom: the api cannot start" in lines.text()
@@ -111,10 +111,10 @@ class Lines:
             self._queue.put((time.monotonic(), line))
         self._queue.put(None)
 
-    def wait_for(self, pattern: str, seconds: float = 120) -> float:
-        """When the first line matching `pattern` arrived (AssertionError if it never does)."""
+    def wait_for(self, pattern: str, seconds: float = 120, after: float = 0.0) -> float:
+        """When the first line matching `pattern` arrived (at or after `after`)."""
         for at, line in self.seen:
-            if re.search(pattern, line):
+            if at >= after and re.search(pattern, line):
                 return at
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
@@ -125,7 +125,7 @@ class Lines:
             if item is None:
                 break
             self.seen.append(item)
-            if re.search(pattern, item[1]):
+            if item[0] >= after and re.search(pattern, item[1]):
                 return item[0]
         raise AssertionError(f"no line matching {pattern!r}:\n{self.text()}")
 
