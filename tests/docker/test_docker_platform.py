@@ -11,7 +11,12 @@ from typing import Any
 import pytest
 from dockerkit import BASE_IMAGE, free_port, port_open, remove_app, wait_until
 
-from elb_upgrade.errors import BuildError, ImageMissingError, PlatformUnavailable
+from elb_upgrade.errors import (
+    BuildError,
+    ImageMissingError,
+    PlatformError,
+    PlatformUnavailable,
+)
 from elb_upgrade.platforms.base import (
     AppSpec,
     ContainerSpec,
@@ -205,6 +210,14 @@ def test_deploying_a_missing_image_fails_before_touching_the_app(kit: Kit) -> No
         kit.platform.deploy({"web": f"{kit.name}-server:never-built"}, print)
     assert kit.container("web").id == before
     assert kit.container("web").status == "running"
+
+
+def test_deploying_nothing_or_an_unknown_container_is_refused(kit: Kit) -> None:
+    with pytest.raises(PlatformError, match="nothing to deploy"):
+        kit.platform.deploy({}, print)
+    with pytest.raises(PlatformError, match="unknown containers"):
+        kit.platform.deploy({"nope": "x:1"}, print)
+    assert kit.platform.current().images == ()
 
 
 def test_follow_logs_streams_the_log_until_the_container_stops(kit: Kit) -> None:

@@ -130,6 +130,11 @@ class DockerPlatform:
     # -- helpers -------------------------------------------------------------------
 
     def _check_request(self, images: Mapping[str, str]) -> None:
+        if not images:
+            raise PlatformError(
+                f"nothing to deploy for {self.app.name}: no containers given",
+                hint="check the scope's image keys against [containers] in elb-upgrade.toml",
+            )
         unknown = sorted(set(images) - set(self._specs))
         if unknown:
             raise PlatformError(
