@@ -82,8 +82,11 @@ debian_packages() {
 	command -v debootstrap >/dev/null || missing+=(debootstrap)
 	command -v node >/dev/null || missing+=(nodejs)
 	command -v npm >/dev/null || missing+=(npm)
+	command -v git >/dev/null || missing+=(git)
+	command -v curl >/dev/null || missing+=(curl)
+	command -v wrk >/dev/null || missing+=(wrk) # the readiness benchmark's load generator
 	if [ ${#missing[@]} -eq 0 ]; then
-		ok "dockerd, redis-server, debootstrap, node and npm are installed"
+		ok "dockerd, redis-server, debootstrap, node, npm, git, curl and wrk are installed"
 	else
 		command -v apt-get >/dev/null || die "missing: ${missing[*]}, and this is not Debian" \
 			"install them with your package manager, then rerun"

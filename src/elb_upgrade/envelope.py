@@ -199,7 +199,8 @@ class Envelope:
     def _restore(self, state: AppState) -> Verdict:
         """Put the snapshot's images back and gate them with the rollback budget."""
         self.phase = "rollback"
-        missing = [i.image for i in state.images if not self.platform.image_exists(i.image)]
+        unique = dict.fromkeys(i.image for i in state.images)  # api and worker share one
+        missing = [image for image in unique if not self.platform.image_exists(image)]
         if missing:
             raise ImageMissingError(
                 f"cannot roll back: image(s) no longer exist: {', '.join(missing)}",
