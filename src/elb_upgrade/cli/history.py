@@ -104,7 +104,7 @@ def _listing(scan: Any, rows: list[dict[str, Any]], as_json: bool) -> int:
 def _stats(scan: Any, keep: Any, now: Any, as_json: bool) -> int:
     from elb_upgrade.stats import summarise
 
-    summary = summarise((e for e in scan if keep(e)), now)
+    summary = summarise(keep.apply(scan), now)
     _warn_skipped(scan)
     if as_json:
         import json
