@@ -12,11 +12,13 @@ import collections
 import datetime as dt
 import errno
 import json
+import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from elb_upgrade.errors import ElbUpgradeError, UsageError
 from elb_upgrade.history import RESULTS, parse_line
@@ -43,7 +45,7 @@ class Scan:
 
     def __iter__(self) -> Iterator[Entry]:
         try:
-            with self.path.open("rb") as handle:
+            with _open_regular(self.path) as handle:
                 self.found = True
                 for raw in handle:
                     entry = fast_parse(raw)
@@ -74,6 +76,17 @@ def fast_parse(raw: bytes) -> Entry | None:
     if "result" not in data or not isinstance(data.get("elapsed_seconds", 0), int | float):
         return None
     return data
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    # O_NONBLOCK: a FIFO at the path must not hang `history`; it is refused below.
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = (errno.EISDIR, "Is a directory") if stat.S_ISDIR(mode) else (0, "not a file")
+        raise OSError(*kind)
+    return os.fdopen(fd, "rb")
 
 
 def _unreadable(path: Path, exc: OSError) -> HistoryError:

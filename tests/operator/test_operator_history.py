@@ -113,6 +113,15 @@ def test_a_directory_at_the_path_is_a_one_line_error(sandbox: Env) -> None:
     )
 
 
+def test_a_fifo_at_the_path_is_refused_not_waited_on(sandbox: Env) -> None:
+    os.mkfifo(sandbox.history)
+    done = sandbox.run("history")
+    assert done.returncode == 1
+    assert done.stderr.startswith(
+        f"error: cannot read deploy history {sandbox.history}: not a file"
+    )
+
+
 def test_an_unreadable_file_is_a_one_line_error(sandbox: Env) -> None:
     sandbox.write_history(_many(1))
     sandbox.history.chmod(0)
