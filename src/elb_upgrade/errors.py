@@ -8,8 +8,9 @@
     │   ├── ParityRejected          storage network parity would break the app
     │   └── DirtyTreeError / GitError
     ├── LockHeldError               another run holds the lock (also a BlockingIOError)
-    ├── SnapshotError               snapshot missing, empty, corrupt or for another app
-    ├── UnsafePathError             a symlink or another user's file at a /tmp path
+    ├── SnapshotError               snapshot missing, empty, corrupt, for another app or stale
+    ├── StateFileError              the snapshot or lock location cannot be used (I/O error)
+    │   └── UnsafePathError         a symlink, hard link, directory or another user's file there
     ├── PlatformError               the engine / cloud refused or failed
     │   ├── PlatformUnavailable     engine not running, not logged in
     │   ├── BuildError              image build failed (carries the log tail)
@@ -96,8 +97,12 @@ class SnapshotError(ElbUpgradeError):
     result = "rollback_failed"
 
 
-class UnsafePathError(ElbUpgradeError):
-    """A snapshot or lock path is a symlink or belongs to another user."""
+class StateFileError(ElbUpgradeError):
+    """The snapshot or lock file cannot be opened or written; nothing was deployed."""
+
+
+class UnsafePathError(StateFileError):
+    """A snapshot or lock path is a symlink, a hard link, not a regular file, or not ours."""
 
 
 class PlatformError(ElbUpgradeError):

@@ -18,12 +18,14 @@ import getpass
 import json
 import os
 import socket
+import stat
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from elb_upgrade.clock import Clock, SystemClock, iso_z
-from elb_upgrade.errors import LockHeldError, UnsafePathError
+from elb_upgrade.errors import LockHeldError, StateFileError, UnsafePathError
 
 
 @dataclass(frozen=True)
@@ -53,32 +55,91 @@ def lock_path(snapshot: Path) -> Path:
 
 
 def open_private(path: Path, flags: int) -> int:
-    """Open `path` without following a symlink; refuse a file another user owns."""
+    """Open `path` as our own private regular file, or raise StateFileError saying why not.
+
+    Refused, never followed or written: a symlink, a file another user owns, a file with
+    more than one hard link (a link planted in /tmp to a file of ours elsewhere, e.g. to
+    have us truncate it), a directory, a FIFO or a device. O_NONBLOCK keeps a planted FIFO
+    from hanging the open; it changes nothing for a regular file. Without O_CREAT a
+    missing file raises FileNotFoundError for the caller to explain.
+    """
     try:
-        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o600)
+    except FileNotFoundError as exc:
+        if not flags & os.O_CREAT:
+            raise
+        raise _unusable(path, exc) from exc
     except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise UnsafePathError(
-                f"{path} is a symlink; refusing to follow it",
-                hint=f"someone planted it: inspect and remove {path}",
-            ) from exc
-        raise
-    info = os.fstat(fd)
-    if info.st_uid != os.getuid():
+        raise _unusable(path, exc) from exc
+    try:
+        check_private(path, os.fstat(fd))
+    except BaseException:
         os.close(fd)
+        raise
+    return fd
+
+
+def check_private(path: Path, info: os.stat_result) -> None:
+    """Raise UnsafePathError unless `info` is a regular file of ours with one link."""
+    if stat.S_ISLNK(info.st_mode):
+        raise UnsafePathError(
+            f"{path} is a symlink; refusing to follow it",
+            hint=f"someone planted it: inspect and remove {path}",
+        )
+    if not stat.S_ISREG(info.st_mode):
+        raise UnsafePathError(
+            f"{path} is not a regular file; refusing to use it",
+            hint=f"inspect and remove {path}, or point $ELB_UPGRADE_SNAPSHOT elsewhere",
+        )
+    if info.st_uid != os.getuid():
         raise UnsafePathError(
             f"{path} is owned by uid {info.st_uid}, not you; refusing to use it",
             hint=f"remove it or point $ELB_UPGRADE_SNAPSHOT elsewhere ({path})",
         )
-    return fd
+    if info.st_nlink > 1:
+        raise UnsafePathError(
+            f"{path} has {info.st_nlink} hard links; refusing to write through it",
+            hint=f"someone may have linked it to another file: inspect and remove {path}",
+        )
+
+
+def _unusable(path: Path, exc: OSError) -> StateFileError:
+    if exc.errno == errno.ELOOP:
+        return UnsafePathError(
+            f"{path} is a symlink; refusing to follow it",
+            hint=f"someone planted it: inspect and remove {path}",
+        )
+    if exc.errno == errno.EISDIR:
+        return UnsafePathError(
+            f"{path} is a directory; refusing to use it",
+            hint=f"remove it or point $ELB_UPGRADE_SNAPSHOT elsewhere ({path})",
+        )
+    return StateFileError(
+        f"cannot open {path}: {exc.strerror or exc}",
+        hint=f"make {path.parent} an existing directory you can write to, or point "
+        "$ELB_UPGRADE_SNAPSHOT elsewhere",
+    )
 
 
 def read_holder(path: Path) -> Holder | None:
     """The holder record in the lock file, if it holds a readable one."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        return _parse_holder(os.pread(fd, 4096, 0))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _parse_holder(raw: bytes) -> Holder | None:
+    try:
+        data = json.loads(raw)
         return Holder(**{k: data[k] for k in Holder.__dataclass_fields__})
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         return None
 
 
@@ -120,8 +181,8 @@ def try_acquire(path: Path, holder: Holder) -> Lock:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
+        other = _holder_record(fd)
         os.close(fd)
-        other = read_holder(path)
         who = f" ({other.describe()})" if other else ""
         raise LockHeldError(
             f"another elb-upgrade run holds {path}{who}",
@@ -129,9 +190,27 @@ def try_acquire(path: Path, holder: Holder) -> Lock:
             holder=other.describe() if other else "",
         ) from None
     record = json.dumps(asdict(holder)).encode() + b"\n"
-    os.ftruncate(fd, 0)
+    # Write, then cut: a reader never sees an empty file while we hold the lock.
     os.pwrite(fd, record, 0)
+    os.ftruncate(fd, len(record))
     return Lock(path, fd)
+
+
+def _holder_record(fd: int) -> Holder | None:
+    """The holder's record, read through our own descriptor (no path, no symlink).
+
+    A run that has just taken the lock writes its record a moment later: an empty or
+    half-written file is read again for up to half a second so the refusal names it.
+    """
+    for _ in range(25):
+        try:
+            holder = _parse_holder(os.pread(fd, 4096, 0))
+        except OSError:
+            return None
+        if holder is not None:
+            return holder
+        time.sleep(0.02)
+    return None
 
 
 @contextlib.contextmanager

@@ -12,15 +12,18 @@ followed and a file owned by someone else is refused.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from elb_upgrade.errors import SnapshotError, UnsafePathError
-from elb_upgrade.lock import open_private
+from elb_upgrade.errors import SnapshotError, StateFileError
+from elb_upgrade.lock import check_private, open_private
 from elb_upgrade.platforms.base import AppState, ContainerImage
+
+MAX_SIZE = 1_000_000  # a snapshot lists a few images; anything bigger is not one of ours
 
 
 @dataclass(frozen=True)
@@ -52,19 +55,34 @@ def default_path(app: str, environ: Mapping[str, str]) -> Path:
 
 
 def write(path: Path, snapshot: Snapshot) -> None:
-    """Replace the snapshot at `path` atomically, mode 0600."""
+    """Replace the snapshot at `path` atomically, mode 0600.
+
+    Called under the lock, so a temp file left beside it is a leftover of a run that was
+    killed mid-write: it is removed. Any failure is a StateFileError; the old snapshot
+    then stays as it was.
+    """
     _refuse_unsafe(path)
+    _remove_leftovers(path)
     tmp = path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(snapshot.to_json() + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        fd = os.open(
+            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+        )
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(snapshot.to_json() + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise StateFileError(
+            f"cannot write the snapshot {path}: {exc.strerror or exc}",
+            hint=f"nothing was deployed; make {path.parent} writable (and not full) or point "
+            "$ELB_UPGRADE_SNAPSHOT elsewhere",
+        ) from exc
     _fsync_dir(path.parent)
 
 
@@ -77,10 +95,17 @@ def read(path: Path, app: str) -> Snapshot:
         raise SnapshotError(
             f"no snapshot at {path}: no upgrade has run for {app} here", hint=fix
         ) from None
-    with os.fdopen(fd, "rb") as handle:
-        raw = handle.read(1_000_000)
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            raw = handle.read(MAX_SIZE + 1)
+    except OSError as exc:
+        raise SnapshotError(
+            f"cannot read snapshot {path}: {exc.strerror or exc}", hint=fix
+        ) from exc
     if not raw.strip():
         raise SnapshotError(f"snapshot {path} is empty", hint=fix)
+    if len(raw) > MAX_SIZE:
+        raise SnapshotError(f"snapshot {path} is over {MAX_SIZE} bytes: not ours", hint=fix)
     try:
         data = json.loads(raw)
     except ValueError as exc:
@@ -126,16 +151,22 @@ def _refuse_unsafe(path: Path) -> None:
         info = path.lstat()
     except FileNotFoundError:
         return
-    if path.is_symlink():
-        raise UnsafePathError(
-            f"{path} is a symlink; refusing to write through it",
-            hint=f"someone planted it: inspect and remove {path}",
-        )
-    if info.st_uid != os.getuid():
-        raise UnsafePathError(
-            f"{path} is owned by uid {info.st_uid}, not you",
-            hint="remove it or point $ELB_UPGRADE_SNAPSHOT elsewhere",
-        )
+    except OSError as exc:
+        raise StateFileError(
+            f"cannot use the snapshot path {path}: {exc.strerror or exc}",
+            hint="point $ELB_UPGRADE_SNAPSHOT at a file in a directory you can write to",
+        ) from exc
+    check_private(path, info)
+
+
+def _remove_leftovers(path: Path) -> None:
+    """Delete our temp files of killed runs (never another user's, never through a link)."""
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        try:
+            if leftover.lstat().st_uid == os.getuid():
+                leftover.unlink()
+        except OSError:
+            pass
 
 
 def _fsync_dir(folder: Path) -> None:
