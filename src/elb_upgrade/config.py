@@ -23,6 +23,9 @@ from elb_upgrade.platforms.base import AppSpec, ContainerSpec, ImageSpec
 FILENAME = "elb-upgrade.toml"
 ROLLBACK = "rollback"
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# App and container names end up in file names (/tmp/elb-upgrade-snapshot-<app>.json) and
+# container names (<app>-<container>): letters, digits, `_ . -`, no path separators.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
 
 
 @dataclass(frozen=True)
@@ -66,8 +69,9 @@ def find(explicit: str | None, cwd: Path, environ: Mapping[str, str]) -> Path:
     if chosen:
         path = Path(chosen).expanduser()
         if not path.is_file():
+            what = "is not a file" if path.exists() else "does not exist"
             raise ConfigError(
-                f"config file {path} does not exist", hint="check --config / $ELB_UPGRADE_CONFIG"
+                f"config file {path} {what}", hint="check --config / $ELB_UPGRADE_CONFIG"
             )
         return path.resolve()
     for folder in (cwd, *cwd.parents):
@@ -159,6 +163,8 @@ def _build(r: _Reader, path: Path, env: Mapping[str, str]) -> Config:
     images = _images(r, path.parent)
     containers = _containers(r, images)
     name = r.text(app, "name", "app")
+    if not _NAME.match(name):
+        r.fail("app.name", f"must be letters, digits, '_', '.', '-' (got {name[:70]!r})")
     main = r.text(app, "main_container", "app", containers[0].name if containers else "")
     if main not in {c.name for c in containers}:
         r.fail("app.main_container", f"names no container in [containers] ({main!r})")
@@ -209,6 +215,8 @@ def _containers(r: _Reader, images: tuple[ImageSpec, ...]) -> tuple[ContainerSpe
         where = f"containers.{name}"
         if not isinstance(data, dict):
             r.fail(where, "must be a table")
+        if not _NAME.match(name):
+            r.fail(where, "must be named with letters, digits, '_', '.', '-'")
         image_key = r.text(data, "image", where)
         if image_key not in keys:
             r.fail(f"{where}.image", f"names no image in [images] ({image_key!r})")

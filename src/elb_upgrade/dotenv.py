@@ -1,9 +1,10 @@
 """Parse `.env` files the way operators write them.
 
-Accepted: `KEY=value`, `export KEY=value`, `# comments`, blank lines, CRLF endings,
-single-quoted values (literal), double-quoted values (`\\n`, `\\"`, `\\\\` escapes),
-and unquoted values with a trailing ` # comment`. Anything else is a ConfigError naming
-the file and line, so a typo never silently drops a setting.
+Accepted: `KEY=value`, `export KEY=value`, `# comments`, blank lines, CRLF endings, a
+leading byte-order mark, single-quoted values (literal), double-quoted values (`\\n`,
+`\\"`, `\\\\` escapes), and unquoted values with a trailing ` # comment`. Lines end at
+`\\n` only: a form feed or U+2028 inside a value is part of the value. Anything else is a
+ConfigError naming the file and line, so a typo never silently drops a setting.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ _ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\", "$": "$"}
 def parse(text: str, source: str = ".env") -> dict[str, str]:
     """Return the variables `text` defines, later lines overriding earlier ones."""
     values: dict[str, str] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
+    # Not splitlines(): it also breaks at \f, \x1c-\x1e, \x85 and U+2028/9, which may sit
+    # inside a value (a password); a Windows editor's BOM is not part of the first name.
+    for number, raw in enumerate(text.removeprefix("\ufeff").split("\n"), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -29,13 +32,19 @@ def parse(text: str, source: str = ".env") -> dict[str, str]:
         name, sep, rest = line.partition("=")
         name = name.strip()
         if not sep or not _NAME.match(name):
+            # Quote the name part only: the rest of a malformed line may be a secret.
             raise ConfigError(
-                f"{source}:{number}: expected NAME=value, got {raw.strip()[:60]!r}",
+                f"{source}:{number}: expected NAME=value, got a line starting {_head(line)!r}",
                 hint="fix or delete that line (names are letters, digits and _; "
                 "not starting with a digit)",
             )
         values[name] = _value(rest.strip(), f"{source}:{number}")
     return values
+
+
+def _head(line: str) -> str:
+    words = line.partition("=")[0].split()
+    return (words[0] if words else "")[:40]
 
 
 def load(path: Path) -> dict[str, str]:
