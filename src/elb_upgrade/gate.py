@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +23,10 @@ from elb_upgrade.clock import Clock
 from elb_upgrade.platforms.base import RevisionState, RevisionStatus
 
 BODY_CAP = 5 * 1024
+READ_CAP = 4 * BODY_CAP  # what is read of an answer; enough JSON to find what is down
+FETCH_GRACE = 0.25  # past a request's own timeout before it is given up on
 FIRST_DELAY = 0.5
+_REVISION = re.compile(rb'"revision"\s*:\s*"((?:[^"\\]|\\.)*)"')
 _CONTROL = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
@@ -106,9 +111,26 @@ def from_revision(reply: Reply, expected: str | None) -> bool:
     """A 200 counts only when it came from the expected revision (when both are known)."""
     if expected is None:
         return True
-    data = parse_body(reply.body)
-    reported = data.get("revision") if data else None
+    reported = reported_revision(reply.body)
     return reported is None or reported == expected
+
+
+def reported_revision(body: bytes) -> object:
+    """The body's `revision`; from a body cut at the read cap, the first one it names.
+
+    A huge (or trickling) answer is read only up to the cap and no longer parses as JSON;
+    it must not count as "revision unknown" and pass for an old revision.
+    """
+    data = parse_body(body)
+    if data is not None:
+        return data.get("revision")
+    match = _REVISION.search(body)
+    if match is None:
+        return None
+    try:
+        return json.loads(b'"' + match.group(1) + b'"')
+    except ValueError:
+        return match.group(1).decode("utf-8", "replace")
 
 
 def wait_ready(
@@ -171,39 +193,64 @@ def http_fetch() -> tuple[Fetch, Callable[[], None]]:
     """A fetch over one httpx client, and its closer.
 
     httpx is imported and the client made on the first fetch: a run that stops before
-    the gate (lock held, preflight failed) never pays for it.
+    the gate (lock held, preflight failed) never pays for it. httpx's timeout bounds each
+    read, not the whole request: a server that trickles its headers a byte at a time
+    would hold the gate for hours. So each request runs in a daemon thread that is given
+    up on at its deadline; a new client (new connections) serves the next poll, and the
+    stuck thread ends with the server or with the process.
     """
     clients: list[Any] = []
 
-    def fetch(url: str, timeout: float) -> Reply:
+    def client() -> Any:
         import httpx
 
         if not clients:
             clients.append(
                 httpx.Client(follow_redirects=False, headers={"accept": "application/json"})
             )
-        try:
-            return _read_capped(clients[0], url, timeout)
-        except httpx.HTTPError as exc:
-            return Reply(None, b"", f"{type(exc).__name__}: {exc}"[:200])
+        return clients[0]
+
+    def fetch(url: str, timeout: float) -> Reply:
+        answer: list[Reply] = []
+        used = client()
+        worker = threading.Thread(
+            target=lambda: answer.append(_get(used, url, timeout)),
+            name="elb-upgrade-readiness",
+            daemon=True,
+        )
+        worker.start()
+        worker.join(timeout + FETCH_GRACE)
+        if answer:
+            return answer[0]
+        clients.clear()  # never reuse a client with a stuck connection
+        return Reply(None, b"", f"no complete answer within {timeout:g}s")
 
     def close() -> None:
-        for client in clients:
-            client.close()
+        for live in clients:
+            live.close()
 
     return fetch, close
 
 
+def _get(client: Any, url: str, timeout: float) -> Reply:
+    import httpx
+
+    try:
+        return _read_capped(client, url, timeout)
+    except httpx.HTTPError as exc:
+        return Reply(None, b"", f"{type(exc).__name__}: {exc}"[:200])
+    except Exception as exc:  # a malformed URL or answer is a failed poll, not a crash
+        return Reply(None, b"", f"{type(exc).__name__}: {exc}"[:200])
+
+
 def _read_capped(client: Any, url: str, timeout: float) -> Reply:
     """GET `url`, reading at most a few body caps, within `timeout` overall."""
-    import time
-
     deadline = time.monotonic() + timeout
     body = b""
     with client.stream("GET", url, timeout=timeout) as response:
         for chunk in response.iter_bytes():
             body += chunk
             # A huge or trickling body must not stretch the gate past its budget.
-            if len(body) > BODY_CAP * 4 or time.monotonic() > deadline:
+            if len(body) > READ_CAP or time.monotonic() > deadline:
                 break
-        return Reply(response.status_code, body)
+        return Reply(response.status_code, body[:READ_CAP])
