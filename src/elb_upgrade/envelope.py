@@ -16,11 +16,11 @@ from pathlib import Path
 from elb_upgrade import gitops, signals, snapshot
 from elb_upgrade.clock import Clock, iso_z
 from elb_upgrade.config import ROLLBACK, Config
-from elb_upgrade.errors import Declined, ImageMissingError, PlatformError
+from elb_upgrade.errors import Declined, ImageMissingError, PlatformError, SnapshotError
 from elb_upgrade.gate import Fetch, GateSpec, Verdict, wait_ready
 from elb_upgrade.outcome import Options, Outcome
 from elb_upgrade.platforms.base import AppState, Deployment, Platform, RevisionState, RevisionStatus
-from elb_upgrade.report import explain_failure
+from elb_upgrade.report import Target, explain_failure, explain_stranded
 from elb_upgrade.ui import Reporter
 
 
@@ -54,6 +54,8 @@ class Envelope:
         )
         self.phase = "preflight"
         self.outcome = outcome or Outcome(result="aborted")
+        # What the current deploy or restore puts in place: reported if it is cut short.
+        self.target: Target | None = None
 
     # -- the sequence -------------------------------------------------------------------
     def run(self) -> Outcome:
@@ -117,9 +119,13 @@ class Envelope:
         containers = self.config.containers_for(self.opts.scope)
         wanted = {name: refs[key] for name, key in containers.items()}
         self.ui.phase(f"deploy {', '.join(sorted(wanted))}")
-        deployment = self.platform.deploy(wanted, self.ui.detail)
-        self.outcome.deployed = dict(wanted)
-        self.outcome.revision = deployment.revision
+        self.target = Target(wanted, "deployed", "new")
+        # A rolling deploy cut by Ctrl+C would leave some containers new and some old:
+        # the interrupt waits until every container got its image.
+        with signals.deferred(self.ui.warn):
+            deployment = self.platform.deploy(wanted, self.ui.detail)
+            self.outcome.deployed = dict(wanted)
+            self.outcome.revision = deployment.revision
         return deployment
 
     def _gate_upgrade(self, state: AppState, deployment: Deployment) -> Outcome:
@@ -165,12 +171,11 @@ class Envelope:
             self.outcome.message = f"{reason}; first deploy, nothing to roll back to"
             return self.outcome
         self.ui.phase(f"auto-rollback to {state.revision or 'the snapshot'}")
-        verdict = self._restore(state)
+        verdict = self._restore(self._managed(state))
         if verdict.passed:
             self.outcome.result = "upgrade_failed_rolled_back"
             self.outcome.message = f"{reason}; rolled back to {state.revision}"
         else:
-            explain_failure(self.ui, verdict)
             self.outcome.result = "rollback_failed"
             self.outcome.message = f"{reason}; rollback also failed: {verdict.reason}"
         return self.outcome
@@ -178,6 +183,7 @@ class Envelope:
     def _rollback_scope(self) -> Outcome:
         snap = snapshot.read(self.seams.snapshot_path, self.config.app.name)
         state = snap.state
+        self._refuse_stale(state)
         self.outcome.tag = _tag_of(state, self.config.app.main_container)
         self.outcome.previous_revision = self.platform.current().revision
         self.ui.phase(
@@ -191,29 +197,76 @@ class Envelope:
             self.outcome.result = "rollback_success"
             self.ui.phase(f"rolled back: {self.outcome.revision} is serving")
         else:
-            explain_failure(self.ui, verdict)
             self.outcome.result = "rollback_failed"
             self.outcome.message = verdict.reason
         return self.outcome
 
     def _restore(self, state: AppState) -> Verdict:
-        """Put the snapshot's images back and gate them with the rollback budget."""
+        """Put the snapshot's images back and gate them with the rollback budget.
+
+        A failed restore is explained here, gate or platform: what each container runs
+        now and how to finish by hand. The verdict says why for the history line.
+        """
         self.phase = "rollback"
-        unique = dict.fromkeys(i.image for i in state.images)  # api and worker share one
-        missing = [image for image in unique if not self.platform.image_exists(image)]
+        images = {i.name: i.image for i in state.images}
+        self.target = Target(images, "restored", "snapshot")
+        try:
+            deployment = self._put_back(images)
+        except PlatformError as exc:
+            self.ui.error(str(exc))
+            where = explain_stranded(
+                self.ui,
+                self.platform,
+                self.config.app,
+                self.target,
+                self.opts.config_arg,
+                commands=not isinstance(exc, ImageMissingError),
+            )
+            return Verdict(False, f"{exc.message}; {where}", 0.0)
+        timeout = self.opts.rollback_timeout or self.opts.health_timeout
+        verdict = self._gate(deployment, timeout)
+        if not verdict.passed:
+            explain_failure(self.ui, verdict)
+        return verdict
+
+    def _put_back(self, images: dict[str, str]) -> Deployment:
+        missing = [i for i in images.values() if not self.platform.image_exists(i)]
         if missing:
             raise ImageMissingError(
                 f"cannot roll back: image(s) no longer exist: {', '.join(missing)}",
                 hint="rebuild that version with `elb-upgrade <scope> --tag <old tag>` from its "
                 "commit, and review the registry's retention / prune policy",
             )
-        images = {i.name: i.image for i in state.images}
+        # Every container gets its old image, whatever signals arrive meanwhile.
         with signals.deferred(self.ui.warn):
             deployment = self.platform.deploy(images, self.ui.detail)
-        self.outcome.revision = deployment.revision
-        self.outcome.deployed = images
-        timeout = self.opts.rollback_timeout or self.opts.health_timeout
-        return self._gate(deployment, timeout)
+            self.outcome.revision = deployment.revision
+            self.outcome.deployed = dict(images)
+        return deployment
+
+    def _managed(self, state: AppState) -> AppState:
+        """`state` without containers the config does not define (left as they run)."""
+        known = {c.name for c in self.config.app.containers}
+        others = [i.name for i in state.images if i.name not in known]
+        if others:
+            self.ui.warn(
+                f"not restoring {', '.join(others)}: not in {self.config.path.name} "
+                "(this run did not change them)"
+            )
+        return AppState(state.revision, tuple(i for i in state.images if i.name in known))
+
+    def _refuse_stale(self, state: AppState) -> None:
+        """A snapshot naming containers the config no longer has is not restored."""
+        known = {c.name for c in self.config.app.containers}
+        stale = [i.name for i in state.images if i.name not in known]
+        if stale:
+            raise SnapshotError(
+                f"snapshot {self.seams.snapshot_path} lists container(s) "
+                f"{', '.join(stale)} that {self.config.path.name} no longer defines; "
+                "nothing was changed",
+                hint="restore by hand (docs/operate/upgrade.md, manual rollback) or deploy "
+                "a known-good tag with `elb-upgrade <scope> --tag <tag>`",
+            )
 
     # -- helpers ------------------------------------------------------------------------
     def _gate(self, deployment: Deployment, timeout: float) -> Verdict:

@@ -1,8 +1,22 @@
-"""Explain a failed readiness gate: the last body, and for each down component what to check."""
+"""Explain how a run left the app: a failed gate, and containers a run could not finish.
+
+When a restore fails (the engine or the registry went away) or a run is interrupted
+while it changes containers, the operator needs two things at once: what each container
+runs *now* (asked of the platform when it still answers) and the exact commands that
+finish the job by hand. Platforms may supply those commands through an optional
+`manual_restore_commands(images)` method (not part of the `Platform` protocol, so no
+platform has to); for the built-in platforms without it they are built here from the
+documented manual rollback (docs/operate/upgrade.md), every argument shell-quoted.
+"""
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 from elb_upgrade.gate import Verdict
+from elb_upgrade.platforms.base import AppSpec, Platform
 from elb_upgrade.ui import Reporter
 
 
@@ -21,3 +35,121 @@ def explain_failure(ui: Reporter, verdict: Verdict) -> None:
         ui.error(
             f"{component.name}: {component.status} ({cls}) → {hint_for(component.error_class)}"
         )
+
+
+@dataclass(frozen=True)
+class Target:
+    """The images a run was putting in place, and what to call that (for the report)."""
+
+    images: Mapping[str, str]
+    done: str  # "restored" / "deployed"
+    source: str  # "snapshot" / "new"
+
+
+def container_states(ui: Reporter, platform: Platform, target: Target) -> str:
+    """Print what each container runs now against `target`; return a one-line summary."""
+    actual, why = running_now(platform)
+    if actual is None:
+        ui.warn(f"cannot read what runs now ({why}); this run was setting:")
+        for name, image in target.images.items():
+            ui.detail(f"{name}: {image} (unknown whether {target.done})")
+        return f"running now: unknown ({why})"
+    ui.info("what each container runs now:")
+    parts = []
+    for name in [*target.images, *sorted(set(actual) - set(target.images))]:
+        have, want = actual.get(name, "(no container)"), target.images.get(name)
+        if want is None:
+            note = ""
+        elif have == want:
+            note = f" ({target.done})"
+        else:
+            note = f" (NOT {target.done}; {target.source}: {want})"
+        ui.detail(f"{name}: {have}{note}")
+        parts.append(f"{name}={have}")
+    return "running now: " + ", ".join(parts)
+
+
+def explain_stranded(
+    ui: Reporter,
+    platform: Platform,
+    app: AppSpec,
+    target: Target,
+    config_arg: str | None,
+    *,
+    commands: bool = True,
+) -> str:
+    """After a failed restore: each container's image now, then the commands to finish."""
+    summary = container_states(ui, platform, target)
+    if commands:
+        retry = "elb-upgrade rollback --yes"
+        if config_arg:
+            retry += f" --config {shlex.quote(config_arg)}"
+        ui.info("when the platform answers again, finish the restore (the snapshot is kept):")
+        ui.detail(retry)
+        ui.info("or by hand, without elb-upgrade:")
+        for command in manual_commands(platform, app, target.images):
+            ui.detail(command)
+    return summary
+
+
+def running_now(platform: Platform) -> tuple[dict[str, str] | None, str]:
+    """Container → image as the platform reports it, or None and why it could not say."""
+    try:
+        state = platform.current()
+    except Exception as exc:  # the platform may be the very thing that is down
+        return None, str(getattr(exc, "message", "") or exc)[:200]
+    return {c.name: c.image for c in state.images}, ""
+
+
+def manual_commands(platform: Platform, app: AppSpec, images: Mapping[str, str]) -> list[str]:
+    """Shell commands that put `images` in place on `platform` by hand."""
+    supplied = getattr(platform, "manual_restore_commands", None)
+    if callable(supplied):
+        return [str(line) for line in supplied(dict(images))]
+    builder = _BUILTIN.get(platform.name)
+    if builder is not None:
+        return builder(app, images)
+    return [f"# on {platform.name}: set container {n} to image {i}" for n, i in images.items()]
+
+
+def _docker(app: AppSpec, images: Mapping[str, str]) -> list[str]:
+    q = shlex.quote
+    commands = ["envdir=$(mktemp -d)  # keeps each container's environment, mode 0700"]
+    revision = f"{app.name}--manual"
+    specs = {c.name: c for c in app.containers}
+    for name, image in images.items():
+        container = f"{app.name}-{name}"
+        argv = list(specs[name].command) if name in specs else []
+        commands += [
+            f"docker inspect {q(container)} --format '{{{{range .Config.Env}}}}{{{{println .}}}}"
+            f"{{{{end}}}}' | grep -v '^CONTAINER_APP_REVISION=' > \"$envdir/{name}.env\"",
+            f"docker rm -f {q(container)}",
+            " ".join(
+                [
+                    "docker run -d --name",
+                    q(container),
+                    "--network host --init --restart on-failure:2",
+                    f'--env-file "$envdir/{name}.env"',
+                    f"-e CONTAINER_APP_REVISION={q(revision)}",
+                    f"--label elb-upgrade.app={q(app.name)}",
+                    f"--label elb-upgrade.container={q(name)}",
+                    f"--label elb-upgrade.revision={q(revision)}",
+                    q(image),
+                    *(q(arg) for arg in argv),
+                ]
+            ),
+        ]
+    return commands
+
+
+def _azure(app: AppSpec, images: Mapping[str, str]) -> list[str]:
+    q = shlex.quote
+    name = app.settings.get("CONTAINER_APP_NAME") or "<CONTAINER_APP_NAME>"
+    group = app.settings.get("AZURE_RESOURCE_GROUP") or "<AZURE_RESOURCE_GROUP>"
+    return [
+        f"az containerapp update -n {q(name)} -g {q(group)} --container-name {q(c)} --image {q(i)}"
+        for c, i in images.items()
+    ]
+
+
+_BUILTIN = {"docker": _docker, "azure": _azure}

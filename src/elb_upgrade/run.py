@@ -2,11 +2,16 @@
 
 Whatever happens inside — an outcome the envelope decided, one of our errors, Ctrl+C,
 SIGTERM or a bug — this module maps it to a result value and an exit code, and writes
-exactly one history line (none for `--dry-run`).
+exactly one history line (none for `--dry-run` or a bad option value). The lock, once
+taken, is released only after that line is written; signals that arrive while the run
+is ending are held and dropped, so a second Ctrl+C cannot cost the history line.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
+import re
 import sys
 import traceback
 from collections.abc import Mapping
@@ -15,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from elb_upgrade import config as config_mod
-from elb_upgrade import history, lock, signals, snapshot
+from elb_upgrade import history, lock, report, signals, snapshot
 from elb_upgrade.clock import Clock, SystemClock, iso_z
 from elb_upgrade.errors import (
     ConfigError,
@@ -30,12 +35,17 @@ from elb_upgrade.ui import Reporter
 if TYPE_CHECKING:
     from elb_upgrade.envelope import Envelope
 
+# Docker's tag grammar; Azure Container Registry's is the same. Anything else never
+# reaches a platform, a file name or a history line.
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
+
 _PHASE_RESULTS = {
     "preflight": "preflight_failed",
     "build": "build_in_progress",
     "deploy": "build_in_progress",
     "rollback": "rollback_failed",
 }
+_CHANGING = ("deploy", "gate", "rollback")  # phases after which containers may differ
 
 
 @dataclass
@@ -60,35 +70,59 @@ def upgrade(
     """Run the envelope for `options` and record its ending."""
     clock = clock or SystemClock()
     started, ts = clock.monotonic(), iso_z(clock.utcnow())
+    problem = invalid_option(options)
+    if problem:  # a usage error: nothing happened, no history line
+        ui.error(problem)
+        return Finished(Outcome("aborted", problem), 2, "", options.scope, 0, ts)
     signals.install()
     state = _RunState(scope=options.scope)
-    try:
-        state.exit_code = _execute(options, environ, cwd, ui, clock, state)
-    except ElbUpgradeError as exc:
-        state.exit_code = _from_error(exc, state, ui)
-    except (KeyboardInterrupt, signals.Terminated) as exc:
-        state.exit_code = _from_interrupt(exc, state, ui)
-    except Exception as exc:  # a bug: still one history line, no traceback unless asked
-        state.outcome.result = "aborted"
-        state.outcome.message = f"internal error: {type(exc).__name__}: {exc}"
-        ui.error(
-            f"{state.outcome.message}\n  → this is a bug in elb-upgrade; rerun with "
-            "ELB_UPGRADE_DEBUG=1 for the traceback and report it"
-        )
-        if environ.get("ELB_UPGRADE_DEBUG"):
-            ui.detail(traceback.format_exc())
-        state.exit_code = 1
-    finished = Finished(
-        state.outcome,
-        state.exit_code,
-        state.app,
-        state.scope,
-        round(clock.monotonic() - started),
-        ts,
-    )
-    if state.outcome.result != "dry_run" and not options.dry_run:
-        _record(finished, environ, ui)
+    with contextlib.ExitStack() as held:  # holds the lock once taken; see _execute
+        try:
+            state.exit_code = _execute(options, environ, cwd, ui, clock, state, held)
+        except ElbUpgradeError as exc:
+            with signals.ignored():
+                state.exit_code = _from_error(exc, state, ui)
+        except (KeyboardInterrupt, signals.Terminated) as exc:
+            with signals.ignored():
+                state.exit_code = _from_interrupt(exc, state, ui)
+        except Exception as exc:  # a bug: still one history line, no traceback unless asked
+            with signals.ignored():
+                state.exit_code = _from_bug(exc, state, ui, environ)
+        with signals.ignored():
+            finished = Finished(
+                state.outcome,
+                state.exit_code,
+                state.app,
+                state.scope,
+                round(clock.monotonic() - started),
+                ts,
+            )
+            if state.outcome.result != "dry_run" and not options.dry_run:
+                _record(finished, environ, ui)
     return finished
+
+
+def invalid_option(options: Options) -> str | None:
+    """Why `options` cannot be run (a usage error), or None.
+
+    click accepts `nan` and `inf` as floats, and a NaN deadline never passes: the gate or
+    the lock wait would spin for ever. A tag reaches image names and the history line.
+    """
+    seconds = {
+        "--health-timeout": options.health_timeout,
+        "--health-interval": options.health_interval,
+        "--rollback-timeout": options.rollback_timeout,
+        "--lock-wait": options.lock_wait,
+    }
+    for flag, value in seconds.items():
+        if value is not None and not math.isfinite(value):
+            return f"{flag} must be a finite number of seconds, not {value}"
+    if options.tag is not None and not _TAG.match(options.tag):
+        return (
+            f"--tag {options.tag[:60]!r} is not a valid image tag "
+            "(letters, digits, '_', '.', '-'; at most 128; not starting with '.' or '-')"
+        )
+    return None
 
 
 @dataclass
@@ -114,6 +148,7 @@ def _execute(
     ui: Reporter,
     clock: Clock,
     state: _RunState,
+    held: contextlib.ExitStack,
 ) -> int:
     cfg = config_mod.load(config_mod.find(options.config_arg, cwd, environ), environ)
     state.app = cfg.app.name
@@ -126,12 +161,15 @@ def _execute(
     snapshot_path = snapshot.default_path(cfg.app.name, environ)
     # The lock comes first, as in the seed (flock at script start): a racing operator
     # learns at once, before any slow preflight or SDK import, and `--pull` never
-    # rewrites a checkout another run is building from.
+    # rewrites a checkout another run is building from. `held` keeps it until the
+    # caller has written the history line.
     state.stage = "lock"
     holder = lock.Holder.current(scope, clock)
-    with lock.acquire(lock.lock_path(snapshot_path), holder, options.lock_wait, clock, ui.warn):
-        state.stage = "preflight"
-        return _run_envelope(cfg, replace(options, scope=scope), ui, clock, snapshot_path, state)
+    held.enter_context(
+        lock.acquire(lock.lock_path(snapshot_path), holder, options.lock_wait, clock, ui.warn)
+    )
+    state.stage = "preflight"
+    return _run_envelope(cfg, replace(options, scope=scope), ui, clock, snapshot_path, state)
 
 
 def _run_envelope(
@@ -182,14 +220,32 @@ def _from_interrupt(exc: BaseException, state: _RunState, ui: Reporter) -> int:
     phase = state.phase
     what = "Ctrl+C" if isinstance(exc, KeyboardInterrupt) else str(exc)
     state.outcome.result = "build_in_progress" if phase in ("build", "deploy") else "aborted"
-    state.outcome.message = f"interrupted ({what}) during {phase}"
-    ui.error(state.outcome.message)
+    message = f"interrupted ({what}) during {phase}"
+    ui.error(message)
+    envelope = state.envelope
+    if envelope is not None and envelope.target is not None and phase in _CHANGING:
+        message += "; " + report.container_states(ui, envelope.platform, envelope.target)
+        if phase == "rollback":
+            ui.warn("the restore was not gated: finish with `elb-upgrade rollback --yes`")
     if phase in ("deploy", "gate") and state.outcome.revision:
         ui.warn(
             f"{state.outcome.revision} may be deployed but unverified; check with "
             "`elb-upgrade status` and roll back with `elb-upgrade rollback` if needed"
         )
+    state.outcome.message = message
     return signals.exit_code(exc)
+
+
+def _from_bug(exc: Exception, state: _RunState, ui: Reporter, environ: Mapping[str, str]) -> int:
+    state.outcome.result = "aborted"
+    state.outcome.message = f"internal error: {type(exc).__name__}: {exc}"
+    ui.error(
+        f"{state.outcome.message}\n  → this is a bug in elb-upgrade; rerun with "
+        "ELB_UPGRADE_DEBUG=1 for the traceback and report it"
+    )
+    if environ.get("ELB_UPGRADE_DEBUG"):
+        ui.detail(traceback.format_exc())
+    return 1
 
 
 def _record(finished: Finished, environ: Mapping[str, str], ui: Reporter) -> None:

@@ -40,24 +40,50 @@ def exit_code(exc: BaseException) -> int:
     return 130
 
 
+HELD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 @contextlib.contextmanager
 def deferred(on_signal: Callable[[str], None]) -> Iterator[None]:
-    """Hold SIGINT/SIGTERM for the block; raise the first one received after it ends."""
+    """Hold SIGINT/SIGTERM/SIGHUP for the block; raise the first one received after it ends.
+
+    Every further signal is held too (a second Ctrl+C must not cut a restore in half);
+    SIGQUIT (Ctrl+\\) and `kill -9` still end the process for an operator who must.
+    """
     pending: list[int] = []
 
     def hold(signum: int, _frame: FrameType | None) -> None:
         pending.append(signum)
         on_signal(
-            "interrupt received: finishing the restore first so no container is left half-restored"
+            "interrupt received: finishing first so no container is left half-updated "
+            "(to abandon it anyway: Ctrl+\\ or kill -9)"
         )
 
-    previous = {s: signal.signal(s, hold) for s in (signal.SIGINT, signal.SIGTERM)}
+    with _handled_by(hold):
+        yield
+    if pending:
+        raise_for(pending[0])
+
+
+@contextlib.contextmanager
+def ignored() -> Iterator[list[int]]:
+    """Hold and drop signals for the block: the run is already ending and recording why."""
+    pending: list[int] = []
+    with _handled_by(lambda signum, _frame: pending.append(signum)):
+        yield pending
+
+
+def raise_for(signum: int) -> None:
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def _handled_by(handler: Callable[[int, FrameType | None], None]) -> Iterator[None]:
+    previous = {s: signal.signal(s, handler) for s in HELD}
     try:
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    if pending:
-        if pending[0] == signal.SIGINT:
-            raise KeyboardInterrupt
-        raise Terminated(pending[0])
+        for signum, old in previous.items():
+            signal.signal(signum, old)

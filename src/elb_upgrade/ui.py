@@ -3,15 +3,33 @@
 All progress goes to stderr so stdout stays clean for `--json`. Plain mode (no TTY,
 CI logs) prints one timestamped line per event. `NO_COLOR` turns colour off; rich is
 imported only when a terminal will actually show it.
+
+Messages quote things we do not control (readiness bodies, platform errors, the lock
+holder's record), so every message is stripped of terminal control sequences here, the
+one place text reaches the terminal. A reporter whose stream has gone away (a closed
+pipe, a dead `tee`) goes quiet instead of failing the run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 import time
 from collections.abc import Iterator, Mapping
 from typing import Protocol, TextIO
+
+# CSI and OSC sequences, other escapes, C0/C1 controls but tab and newline, and the
+# bidirectional overrides that make text display in another order than it reads.
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def printable(text: str) -> str:
+    """`text` without terminal control sequences: what any reporter prints."""
+    return _CONTROL.sub("", text)
 
 
 class Reporter(Protocol):
@@ -36,14 +54,25 @@ class PlainReporter:
     def __init__(self, out: TextIO, answers: TextIO | None) -> None:
         self.out, self.answers = out, answers
         self.started = time.monotonic()
+        self.gone = False
 
     def _line(self, tag: str, message: str) -> None:
         stamp = time.strftime("%H:%M:%S")
         elapsed = time.monotonic() - self.started
-        for i, text in enumerate(message.splitlines() or [""]):
+        lines = []
+        for i, text in enumerate(printable(message).split("\n")):
             prefix = f"{stamp} +{elapsed:5.1f}s {tag:<5} " if i == 0 else " " * 20
-            self.out.write(prefix + text + "\n")
-        self.out.flush()
+            lines.append(prefix + text + "\n")
+        self._write("".join(lines))
+
+    def _write(self, text: str) -> None:
+        if self.gone:
+            return
+        try:
+            self.out.write(text)
+            self.out.flush()
+        except (OSError, ValueError):  # closed pipe or closed file: the run goes on
+            self.gone = True
 
     def phase(self, name: str) -> None:
         self._line("==>", name)
@@ -66,11 +95,10 @@ class PlainReporter:
         yield
 
     def ask(self, question: str) -> bool:
-        self.out.write(f"{question} [y/N] ")
-        self.out.flush()
+        self._write(f"{printable(question)} [y/N] ")
         line = self.answers.readline() if self.answers else ""
         if not line:  # end of input counts as no
-            self.out.write("\n")
+            self._write("\n")
         return line.strip().lower() in ("y", "yes")
 
 
@@ -108,7 +136,7 @@ class RichReporter(PlainReporter):
 def _esc(text: str) -> str:
     from rich.markup import escape
 
-    return escape(text)
+    return escape(printable(text))
 
 
 def make_reporter(
