@@ -4,14 +4,33 @@ Loaded by the CLI as `platform = "fakes.platform:FakePlatform"` (tests/ is on
 PYTHONPATH); the state file comes from the `FAKE_STATE` setting. Tests steer it by
 editing the file: make builds fail, deploys fail at a container, images crash, the
 platform vanish, or builds and reads slow enough to hold the lock a while.
+
+Knobs for fault tests (all off by default):
+- `pause`: point → seconds. At that point the run writes the point's name as a line to
+  `<state>.at`, then blocks until `<state>.release.<point>` exists or the seconds pass:
+  tests wait for the mark, then signal or kill the run exactly there. Points: `check`,
+  `current`, `snapshot` (inside the snapshot write, temp file written, not yet renamed),
+  `build`, `exists` (the restore's image check), `deploy#N` (the N-th deploy call, before
+  any container) and `deploy#N:<container>` (before that container gets its image; the
+  containers before it already have theirs), `status` (the gate).
+- `fail_deploys`: {"N": container}: the N-th deploy call fails at that container (the
+  ones before it are updated), or before any container for "" (the engine is gone).
+- `fail_deploy_at`: container: the next deploy fails there, once.
+- `registry_down`: the image lookup of a restore fails (PlatformUnavailable).
+- `current_down`: reading what runs fails (PlatformUnavailable).
+- `spawn_in_build`: the build leaves a detached `sleep 60` running, spawned with every
+  inheritable descriptor (close_fds=False), like a careless build tool; its pid is in
+  `<state>.child`.
+- `fail_build` may be a string: the BuildError's message.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -43,6 +62,12 @@ DEFAULTS: dict[str, Any] = {
     "sleep_build": 0.0,
     "sleep_current": 0.0,
     "sleep_deploy": 0.0,
+    "pause": {},
+    "deploy_calls": 0,
+    "fail_deploys": {},
+    "registry_down": False,
+    "current_down": False,
+    "spawn_in_build": False,
 }
 
 
@@ -67,17 +92,39 @@ def update_state(path: Path, **changes: Any) -> dict[str, Any]:
     return state
 
 
+def marks_path(state: Path) -> Path:
+    return state.with_name(state.name + ".at")
+
+
+def release_path(state: Path, point: str) -> Path:
+    return state.with_name(f"{state.name}.release.{point}")
+
+
 class FakePlatform:
     name = "fake"
 
     def __init__(self, app: AppSpec) -> None:
         self.app = app
         self.path = Path(app.settings["FAKE_STATE"])
+        if "snapshot" in self._state()["pause"]:
+            _pause_snapshot_writes(lambda: self._pause("snapshot"))
 
     def _state(self) -> dict[str, Any]:
         return load_state(self.path)
 
+    def _pause(self, point: str) -> None:
+        seconds = self._state()["pause"].get(point)
+        if not seconds:
+            return
+        with marks_path(self.path).open("a") as marks:
+            marks.write(point + "\n")
+        release = release_path(self.path, point)
+        deadline = time.monotonic() + float(seconds)
+        while time.monotonic() < deadline and not release.exists():
+            time.sleep(0.01)
+
     def check(self) -> None:
+        self._pause("check")
         if self._state()["unavailable"]:
             raise PlatformUnavailable("fake engine is not running", hint="start the fake engine")
 
@@ -92,14 +139,32 @@ class FakePlatform:
     def current(self) -> AppState:
         state = self._state()
         time.sleep(state["sleep_current"])
+        if state["current_down"]:
+            raise PlatformUnavailable("fake engine does not answer", hint="start it again")
+        self._pause("current")
         images = tuple(ContainerImage(n, i) for n, i in state["images"].items())
         return AppState(state["revision"], images)
 
     def build(self, image: ImageSpec, tag: str, log: LogSink) -> str:
         state = self._state()
         time.sleep(state["sleep_build"])
+        if state["spawn_in_build"]:
+            child = subprocess.Popen(
+                ["sleep", "60"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                close_fds=False,  # what a careless build tool does: inherit everything
+                start_new_session=True,
+            )
+            self.path.with_name(self.path.name + ".child").write_text(str(child.pid))
+        self._pause("build")
         if state["fail_build"]:
-            raise BuildError(f"build of {image.repository} failed", log_tail="step 3: boom")
+            message = state["fail_build"]
+            if not isinstance(message, str):
+                message = f"build of {image.repository} failed"
+            raise BuildError(message, log_tail="step 3: boom")
+        state = self._state()
         ref = f"{image.repository}:{tag}"
         state["built"].append(ref)
         save_state(self.path, state)
@@ -107,23 +172,39 @@ class FakePlatform:
         return ref
 
     def image_exists(self, image: str) -> bool:
-        return image not in self._state()["pruned"]
+        self._pause("exists")
+        state = self._state()
+        if state["registry_down"]:
+            raise PlatformUnavailable(
+                f"registry unreachable while looking up {image}", hint="check the registry"
+            )
+        return image not in state["pruned"]
 
     def deploy(self, images: Mapping[str, str], log: LogSink) -> Deployment:
         state = self._state()
+        state["deploy_calls"] += 1
+        call = state["deploy_calls"]
+        save_state(self.path, state)
         if state["unavailable"]:
             raise PlatformError("fake engine went away during deploy", hint="start it again")
         time.sleep(state["sleep_deploy"])
+        self._pause(f"deploy#{call}")
+        fail_at = state["fail_deploys"].get(str(call))
+        if fail_at == "":
+            raise PlatformUnavailable("fake engine went away during deploy", hint="start it")
         for name, image in images.items():
-            if name == state["fail_deploy_at"]:
+            self._pause(f"deploy#{call}:{name}")
+            state = self._state()
+            if name in (state["fail_deploy_at"], fail_at):
+                state["fail_deploy_at"] = None  # a fault strikes once; the rollback goes through
                 save_state(self.path, state)
                 raise PlatformError(f"failed to start {name}", hint="read its logs")
             state["images"][name] = image
+            save_state(self.path, state)  # one container at a time, as a rolling deploy does
             log(f"{name} → {image}")
         state["n"] += 1
         state["revision"] = f"{self.app.name}--{state['n']}"
         state["deploys"].append(dict(images))
-        state["fail_deploy_at"] = None  # a fault strikes once; the rollback goes through
         save_state(self.path, state)
         return Deployment(
             state["revision"],
@@ -132,6 +213,7 @@ class FakePlatform:
         )
 
     def revision_status(self, deployment: Deployment) -> RevisionStatus:
+        self._pause("status")
         state = self._state()
         crashed = [n for n, i in state["images"].items() if _tag(i) in state["crash_tags"]]
         if crashed:
@@ -140,6 +222,33 @@ class FakePlatform:
 
     def follow_logs(self, container: str, out: TextIO) -> None:
         out.write(f"log line from {container}\n")
+
+    def manual_restore_commands(self, images: Mapping[str, str]) -> list[str]:
+        """The optional hook `elb_upgrade.report` prints after a failed restore."""
+        return [f"fakectl set {name} {image}" for name, image in images.items()]
+
+
+def _pause_snapshot_writes(pause: Callable[[], None]) -> None:
+    """Pause inside the next snapshot write, after its temp file is synced, before the rename.
+
+    That is the window in which a non-atomic writer would leave a half-written snapshot.
+    """
+    from elb_upgrade import snapshot
+
+    real = os
+    paused: list[bool] = []
+
+    class PausingOs:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def fsync(self, fd: int) -> None:
+            real.fsync(fd)
+            if not paused:
+                paused.append(True)
+                pause()
+
+    snapshot.os = PausingOs()  # type: ignore[assignment]
 
 
 def _tag(image: str) -> str:
