@@ -34,11 +34,11 @@ def classify(revision: Json, replicas: Iterable[Json]) -> RevisionStatus:
     details = str(props.get("runningStateDetails") or props.get("provisioningError") or "")
     if provisioning == "failed":
         return _failed(f"revision {name} failed to provision: {details or 'no details'}")
-    if running == "failed" or running in _GONE:
-        return _failed(f"revision {name} is {running}: {details or 'no details'}")
-    crashed = _replica_failure(replicas)
+    crashed = _replica_failure(replicas)  # the most specific reason, so first
     if crashed:
         return _failed(f"revision {name}: {crashed}")
+    if running == "failed" or running in _GONE:
+        return _failed(f"revision {name} is {running}" + (f": {details}" if details else ""))
     if provisioning == "provisioning" or running in _STARTING:
         return RevisionStatus(
             RevisionState.PENDING, f"revision {name} is {provisioning or running}"

@@ -160,6 +160,12 @@ def choose_subscription(settings: AzureSettings, logged_in: str | None) -> tuple
     configured = settings.get("AZURE_SUBSCRIPTION_ID").lower()
     source = settings.sources.get("AZURE_SUBSCRIPTION_ID", "settings")
     confirmed = settings.get(CONFIRM).lower()
+    if confirmed and confirmed not in (logged_in, configured):
+        raise PlatformUnavailable(
+            f"{CONFIRM}={confirmed} names neither the logged-in subscription "
+            f"({logged_in or 'unknown'}) nor AZURE_SUBSCRIPTION_ID ({configured or 'unset'})",
+            hint=f"unset {CONFIRM} or set it to the subscription you mean",
+        )
     if logged_in and configured and logged_in != configured:
         if confirmed in (logged_in, configured):
             return confirmed, f"(confirmed with {CONFIRM})"
@@ -169,12 +175,6 @@ def choose_subscription(settings: AzureSettings, logged_in: str | None) -> tuple
             hint=f"say which one to use: `az account set --subscription {configured}`, or "
             f"`azd env set AZURE_SUBSCRIPTION_ID {logged_in}`, or rerun with "
             f"{CONFIRM}=<the id you mean>",
-        )
-    if confirmed and confirmed not in (logged_in, configured):
-        raise PlatformUnavailable(
-            f"{CONFIRM}={confirmed} names neither the logged-in subscription "
-            f"({logged_in or 'unknown'}) nor AZURE_SUBSCRIPTION_ID ({configured or 'unset'})",
-            hint=f"unset {CONFIRM} or set it to the subscription you mean",
         )
     if logged_in:
         return logged_in, "(az account show)"
