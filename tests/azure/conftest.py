@@ -16,12 +16,12 @@ from azure.core.credentials import AccessToken
 # helper modules are found by putting the folder itself on the path.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fakeazure import FakeAzure  # noqa: E402
-from fakes.clock import FakeClock  # noqa: E402
-from standin import ACCOUNT, APP, REGISTRY, RG, SUB  # noqa: E402
+from fakeazure import FakeAzure
+from standin import ACCOUNT, APP, REGISTRY, RG, SUB
 
-from elb_upgrade.platforms.azure import AzurePlatform  # noqa: E402
-from elb_upgrade.platforms.base import AppSpec, ContainerSpec, ImageSpec  # noqa: E402
+from elb_upgrade.platforms.azure import AzurePlatform
+from elb_upgrade.platforms.base import AppSpec, ContainerSpec, ImageSpec
+from fakes.clock import FakeClock
 
 
 class StaticToken:
@@ -80,11 +80,20 @@ def app_spec(settings: dict[str, str], context: Path | None = None) -> AppSpec:
     root = context or Path(".")
     return AppSpec(
         name="elb-dashboard",
-        containers=(ContainerSpec("api", "api"), ContainerSpec("worker", "api"),
-                    ContainerSpec("frontend", "frontend")),
-        images=(ImageSpec("api", "elb-dashboard-api", root / "api",
-                          build_args={"BASE_IMAGE": "elb-base:bookworm"}),
-                ImageSpec("frontend", "elb-dashboard-frontend", root / "frontend")),
+        containers=(
+            ContainerSpec("api", "api"),
+            ContainerSpec("worker", "api"),
+            ContainerSpec("frontend", "frontend"),
+        ),
+        images=(
+            ImageSpec(
+                "api",
+                "elb-dashboard-api",
+                root / "api",
+                build_args={"BASE_IMAGE": "elb-base:bookworm"},
+            ),
+            ImageSpec("frontend", "elb-dashboard-frontend", root / "frontend"),
+        ),
         main_container="api",
         settings=settings,
     )
@@ -97,11 +106,15 @@ MakePlatform = Callable[..., AzurePlatform]
 def make_platform(azure: FakeAzure, bin_dir: Path) -> MakePlatform:
     """`make_platform(credential=..., **settings)`: a platform wired to the stand-in."""
 
-    def make(credential: StaticToken | None = None, clock: FakeClock | None = None,
-             **extra: str) -> AzurePlatform:
+    def make(
+        credential: StaticToken | None = None, clock: FakeClock | None = None, **extra: str
+    ) -> AzurePlatform:
         token = credential or StaticToken()
-        return AzurePlatform(app_spec(settings_for(azure, bin_dir, **extra)),
-                             credential_factory=lambda: token, clock=clock or FakeClock())
+        return AzurePlatform(
+            app_spec(settings_for(azure, bin_dir, **extra)),
+            credential_factory=lambda: token,
+            clock=clock or FakeClock(),
+        )
 
     return make
 

@@ -30,7 +30,6 @@ from standin import (
     APP,
     BLOBACCOUNT,
     OLD_TAG,
-    REGISTRY,
     RG,
     SUB,
     HttpsStandIn,
@@ -71,30 +70,46 @@ class FakeAzure(HttpsStandIn):
         self.blob_meta: dict[str, dict[str, str]] = {}
         self.runs: dict[str, Run] = {}
         self.build_status = "Succeeded"
-        self.build_log = ["Step 1/3 : FROM base", "Step 2/3 : COPY . /app",
-                          "Step 3/3 : CMD [\"python3\"]", "Successfully built 4b1d7e3a"]
-        self.console_log = ["INFO:     Started server process [1]",
-                            "INFO:     Application startup complete."]
+        self.build_log = [
+            "Step 1/3 : FROM base",
+            "Step 2/3 : COPY . /app",
+            'Step 3/3 : CMD ["python3"]',
+            "Successfully built 4b1d7e3a",
+        ]
+        self.console_log = [
+            "INFO:     Started server process [1]",
+            "INFO:     Application startup complete.",
+        ]
         self._add_revision(self.app["properties"]["latestRevisionName"])
         self.routes: list[tuple[str, re.Pattern[str], Route]] = [
-            (m, re.compile(p, re.I), f) for m, p, f in self._table()]
+            (m, re.compile(p, re.I), f) for m, p, f in self._table()
+        ]
 
     def _table(self) -> list[tuple[str, str, Route]]:
-        app, reg = ARM + r"/Microsoft\.App/containerApps/[^/]+", \
-            ARM + r"/Microsoft\.ContainerRegistry/registries/[^/]+"
+        app, reg = (
+            ARM + r"/Microsoft\.App/containerApps/[^/]+",
+            ARM + r"/Microsoft\.ContainerRegistry/registries/[^/]+",
+        )
         stg = ARM + r"/Microsoft\.Storage/storageAccounts"
         return [
             ("GET", app + "$", self.get_app),
             ("PATCH", app + "$", self.patch_app),
-            ("GET", r"/providers/Microsoft\.App/locations/[^/]+/containerappOperationResults/"
-                    r"(?P<op>[^/]+)$", self.get_operation),
+            (
+                "GET",
+                r"/providers/Microsoft\.App/locations/[^/]+/containerappOperationResults/"
+                r"(?P<op>[^/]+)$",
+                self.get_operation,
+            ),
             ("GET", app + "/revisions$", self.list_revisions),
             ("GET", app + "/revisions/(?P<rev>[^/]+)$", self.get_revision),
             ("GET", app + "/revisions/(?P<rev>[^/]+)/replicas$", self.get_replicas),
             ("POST", app + "/getAuthtoken$", self.auth_token),
-            ("GET", rf"^/subscriptions/{SUB}/resourceGroups/{RG}/containerApps/[^/]+/revisions/"
-                    r"(?P<rev>[^/]+)/replicas/[^/]+/containers/(?P<c>[^/]+)/logstream$",
-             self.logstream),
+            (
+                "GET",
+                rf"^/subscriptions/{SUB}/resourceGroups/{RG}/containerApps/[^/]+/revisions/"
+                r"(?P<rev>[^/]+)/replicas/[^/]+/containers/(?P<c>[^/]+)/logstream$",
+                self.logstream,
+            ),
             ("GET", stg + "$", self.list_accounts),
             ("GET", stg + "/(?P<name>[^/]+)$", self.get_account),
             ("GET", stg + "/[^/]+/privateEndpointConnections$", self.list_connections),
@@ -106,8 +121,11 @@ class FakeAzure(HttpsStandIn):
             ("PUT", rf"^/{BLOBACCOUNT}/(?P<blob>.+)$", self.put_blob),
             ("HEAD", rf"^/{BLOBACCOUNT}/(?P<blob>.+)$", self.head_blob),
             ("GET", rf"^/{BLOBACCOUNT}/(?P<blob>.+)$", self.get_blob),
-            ("POST", r"^/oauth2/exchange$", lambda r, m: Reply(200, {
-                "refresh_token": jwt({"exp": time.time() + 3600})})),
+            (
+                "POST",
+                r"^/oauth2/exchange$",
+                lambda r, m: Reply(200, {"refresh_token": jwt({"exp": time.time() + 3600})}),
+            ),
             ("POST", r"^/oauth2/token$", lambda r, m: Reply(200, {"access_token": ACR_TOKEN})),
             ("GET", r"^/acr/v1/(?P<repo>.+)/_tags/(?P<tag>[^/]+)$", self.acr_tag),
         ]
@@ -117,9 +135,12 @@ class FakeAzure(HttpsStandIn):
             match = pattern.search(request.path)
             if match and method == request.method:
                 if request.path.startswith("/subscriptions/") and not request.headers.get(
-                        "authorization", "").startswith("Bearer "):
-                    return Reply(401, {"error": {"code": "AuthenticationFailed",
-                                                 "message": "no bearer token"}})
+                    "authorization", ""
+                ).startswith("Bearer "):
+                    return Reply(
+                        401,
+                        {"error": {"code": "AuthenticationFailed", "message": "no bearer token"}},
+                    )
                 return handler(request, match)
         return Reply(404, {"error": {"code": "NoRoute", "message": request.path}})
 
@@ -130,8 +151,11 @@ class FakeAzure(HttpsStandIn):
 
     def images(self) -> dict[str, str]:
         template = self.app["properties"]["template"]
-        return {c["name"]: c["image"] for kind in ("containers", "initContainers")
-                for c in template.get(kind) or []}
+        return {
+            c["name"]: c["image"]
+            for kind in ("containers", "initContainers")
+            for c in template.get(kind) or []
+        }
 
     def get_app(self, request: Request, match: re.Match[str]) -> Reply:
         if request.path.rsplit("/", 1)[1].lower() != APP.lower():
@@ -144,11 +168,19 @@ class FakeAzure(HttpsStandIn):
             return Reply(412, self.fixture("error_412.json", ETAG=expected))
         template = request.json()["properties"]["template"]
         # JSON merge patch: a missing revisionSuffix keeps the current one, which is taken
-        suffix = template.pop("revisionSuffix", self.app["properties"]["template"].get(
-            "revisionSuffix"))
+        suffix = template.pop(
+            "revisionSuffix", self.app["properties"]["template"].get("revisionSuffix")
+        )
         if suffix and f"{APP}--{suffix}" in self.revisions:
-            return Reply(400, {"error": {"code": "ContainerAppRevisionSuffixConflict",
-                                         "message": f"revision {APP}--{suffix} exists"}})
+            return Reply(
+                400,
+                {
+                    "error": {
+                        "code": "ContainerAppRevisionSuffixConflict",
+                        "message": f"revision {APP}--{suffix} exists",
+                    }
+                },
+            )
         self.app["properties"]["template"] = template
         name = f"{APP}--r{len(self.revisions) + 1:05d}"
         self._add_revision(name)
@@ -156,8 +188,10 @@ class FakeAzure(HttpsStandIn):
         self.etag_n += 1
         op = f"62e4d893-d233-4005-988e-{len(self.operations):012d}"
         self.operations[op] = self.async_polls
-        location = (f"{self.url}/subscriptions/{SUB}/providers/Microsoft.App/locations/eastus/"
-                    f"containerappOperationResults/{op}?api-version=2026-01-01")
+        location = (
+            f"{self.url}/subscriptions/{SUB}/providers/Microsoft.App/locations/eastus/"
+            f"containerappOperationResults/{op}?api-version=2026-01-01"
+        )
         return Reply(202, None, {"azure-asyncoperation": location})
 
     def get_operation(self, request: Request, match: re.Match[str]) -> Reply:
@@ -168,20 +202,26 @@ class FakeAzure(HttpsStandIn):
             self.app["properties"]["provisioningState"] = status
         body = self.fixture("operation_status.json", OPERATION=op, STATUS=status)
         if status == "Failed":
-            body["error"] = {"code": "ContainerAppOperationError",
-                             "message": "Failed to provision revision for container app."}
+            body["error"] = {
+                "code": "ContainerAppOperationError",
+                "message": "Failed to provision revision for container app.",
+            }
         return Reply(200, body)
 
     # -- revisions, replicas, logs ---------------------------------------------------
     def _add_revision(self, name: str) -> None:
-        revision = self.fixture("revision.json", REVISION=name, CREATED=_created(len(
-            self.revisions)))
+        revision = self.fixture(
+            "revision.json", REVISION=name, CREATED=_created(len(self.revisions))
+        )
         revision["properties"]["template"] = copy.deepcopy(self.app["properties"]["template"])
         marks = " ".join(self.images().values())
         if "badprov" in marks:
-            revision["properties"].update(provisioningState="Failed", runningState="Failed",
-                                          provisioningError="Container 'api' was terminated "
-                                          "with exit code '1' during startup")
+            revision["properties"].update(
+                provisioningState="Failed",
+                runningState="Failed",
+                provisioningError="Container 'api' was terminated "
+                "with exit code '1' during startup",
+            )
         elif "missing" in marks:
             revision["properties"].update(runningState="Failed", healthState="Unhealthy")
         self.revisions[name] = revision
@@ -189,8 +229,11 @@ class FakeAzure(HttpsStandIn):
 
     def serving(self) -> str:
         """The revision the app FQDN routes to: the newest one that is healthy."""
-        healthy = [n for n, r in self.revisions.items()
-                   if not re.search(r"crashloop|missing|badprov", json_images(r))]
+        healthy = [
+            n
+            for n, r in self.revisions.items()
+            if not re.search(r"crashloop|missing|badprov", json_images(r))
+        ]
         return healthy[-1] if healthy else ""
 
     def list_revisions(self, request: Request, match: re.Match[str]) -> Reply:
@@ -212,7 +255,8 @@ class FakeAzure(HttpsStandIn):
         body = self.fixture("replicas.json", REVISION=match["rev"], CREATED=_created(0))
         marks = json_images(revision)
         body["value"][0]["properties"]["containers"] = [
-            _container(c["name"], marks) for c in revision["properties"]["template"]["containers"]]
+            _container(c["name"], marks) for c in revision["properties"]["template"]["containers"]
+        ]
         return Reply(200, body)
 
     def auth_token(self, request: Request, match: re.Match[str]) -> Reply:
@@ -245,15 +289,16 @@ class FakeAzure(HttpsStandIn):
     def schedule_run(self, request: Request, match: re.Match[str]) -> Reply:
         run_id = f"cb{len(self.runs) + 1}"
         lines = [*self.build_log, f"Run ID: {run_id} was {self.build_status.lower()}"]
-        chunks = [("\n".join(lines[i:i + 2]) + "\n").encode() for i in range(0, len(lines), 2)]
+        chunks = [("\n".join(lines[i : i + 2]) + "\n").encode() for i in range(0, len(lines), 2)]
         log = f"runlogs/logs/{run_id}/rawtext.log"
         self.runs[run_id] = Run("Running", chunks, log, request.json())
         self.blobs[log], self.blob_meta[log] = b"", {}
         return Reply(200, self.fixture("run.json", RUN=run_id, STATUS="Queued"))
 
     def get_run(self, request: Request, match: re.Match[str]) -> Reply:
-        return Reply(200, self.fixture("run.json", RUN=match["run"],
-                                       STATUS=self.runs[match["run"]].status))
+        return Reply(
+            200, self.fixture("run.json", RUN=match["run"], STATUS=self.runs[match["run"]].status)
+        )
 
     def log_url(self, request: Request, match: re.Match[str]) -> Reply:
         return Reply(200, self.fixture("log_sas_url.json", RUN=match["run"]))
@@ -289,7 +334,7 @@ class FakeAzure(HttpsStandIn):
     def get_blob(self, request: Request, match: re.Match[str]) -> Reply:
         data = self.blobs[match["blob"]]
         first, last = (int(x) for x in re.findall(r"\d+", request.headers["x-ms-range"]))
-        part = data[first:last + 1]
+        part = data[first : last + 1]
         headers = _blob_headers(len(part))
         headers["content-range"] = f"bytes {first}-{first + len(part) - 1}/{len(data)}"
         return Reply(206, part, {**headers, "content-type": "application/octet-stream"})
@@ -297,13 +342,22 @@ class FakeAzure(HttpsStandIn):
     # -- ACR: data plane -----------------------------------------------------------------
     def acr_tag(self, request: Request, match: re.Match[str]) -> Reply:
         if request.headers.get("authorization") != f"Bearer {ACR_TOKEN}":
-            challenge = (f'Bearer realm="{self.url}/oauth2/token",service="{self.host}",'
-                         f'scope="repository:{match["repo"]}:metadata_read"')
-            return Reply(401, {"errors": [{"code": "UNAUTHORIZED"}]},
-                         {"www-authenticate": challenge})
+            challenge = (
+                f'Bearer realm="{self.url}/oauth2/token",service="{self.host}",'
+                f'scope="repository:{match["repo"]}:metadata_read"'
+            )
+            return Reply(
+                401, {"errors": [{"code": "UNAUTHORIZED"}]}, {"www-authenticate": challenge}
+            )
         if f"{match['repo']}:{match['tag']}" not in self.tags:
-            return Reply(404, {"errors": [{"code": "TAG_UNKNOWN",
-                                           "message": "the specified tag does not exist"}]})
+            return Reply(
+                404,
+                {
+                    "errors": [
+                        {"code": "TAG_UNKNOWN", "message": "the specified tag does not exist"}
+                    ]
+                },
+            )
         return Reply(200, self.fixture("tag.json", REPOSITORY=match["repo"], TAG=match["tag"]))
 
 
@@ -313,16 +367,30 @@ def json_images(revision: dict[str, Any]) -> str:
 
 
 def _container(name: str, marks: str) -> dict[str, Any]:
-    state = {"name": name, "containerId": f"containerd://{name}", "ready": True,
-             "started": True, "restartCount": 0, "runningState": "Running",
-             "runningStateDetails": "", "logStreamEndpoint": ""}
+    state = {
+        "name": name,
+        "containerId": f"containerd://{name}",
+        "ready": True,
+        "started": True,
+        "restartCount": 0,
+        "runningState": "Running",
+        "runningStateDetails": "",
+        "logStreamEndpoint": "",
+    }
     if "crashloop" in marks:
-        state.update(ready=False, restartCount=5, runningState="Waiting",
-                     runningStateDetails="CrashLoopBackOff: back-off 40s restarting failed "
-                     "container")
+        state.update(
+            ready=False,
+            restartCount=5,
+            runningState="Waiting",
+            runningStateDetails="CrashLoopBackOff: back-off 40s restarting failed container",
+        )
     elif "missing" in marks:
-        state.update(ready=False, started=False, runningState="Waiting",
-                     runningStateDetails="ImagePullBackOff: manifest unknown")
+        state.update(
+            ready=False,
+            started=False,
+            runningState="Waiting",
+            runningStateDetails="ImagePullBackOff: manifest unknown",
+        )
     return state
 
 
@@ -331,7 +399,13 @@ def _created(n: int) -> str:
 
 
 def _blob_headers(length: int) -> dict[str, str]:
-    return {"content-length": str(length), "etag": '"0x8DC7B1A2B3C4D5E"',
-            "last-modified": "Sat, 23 May 2026 03:23:00 GMT", "x-ms-blob-type": "AppendBlob",
-            "x-ms-version": "2025-01-05", "x-ms-request-server-encrypted": "true",
-            "accept-ranges": "bytes", "content-type": "application/octet-stream"}
+    return {
+        "content-length": str(length),
+        "etag": '"0x8DC7B1A2B3C4D5E"',
+        "last-modified": "Sat, 23 May 2026 03:23:00 GMT",
+        "x-ms-blob-type": "AppendBlob",
+        "x-ms-version": "2025-01-05",
+        "x-ms-request-server-encrypted": "true",
+        "accept-ranges": "bytes",
+        "content-type": "application/octet-stream",
+    }

@@ -82,12 +82,19 @@ class HttpsStandIn:
             def _serve(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 parts = urlsplit(self.path)
-                request = Request(self.command, parts.path, dict(parse_qsl(parts.query)),
-                                  {k.lower(): v for k, v in self.headers.items()},
-                                  self.rfile.read(length) if length else b"")
+                request = Request(
+                    self.command,
+                    parts.path,
+                    dict(parse_qsl(parts.query)),
+                    {k.lower(): v for k, v in self.headers.items()},
+                    self.rfile.read(length) if length else b"",
+                )
                 reply = standin.dispatch(request)
-                payload = reply.body if isinstance(reply.body, bytes) else (
-                    b"" if reply.body is None else json.dumps(reply.body).encode())
+                payload = (
+                    reply.body
+                    if isinstance(reply.body, bytes)
+                    else (b"" if reply.body is None else json.dumps(reply.body).encode())
+                )
                 self.send_response(reply.status)
                 headers = {"content-type": "application/json", **reply.headers}
                 for name, value in headers.items():
@@ -98,7 +105,7 @@ class HttpsStandIn:
                 if self.command != "HEAD":
                     self.wfile.write(payload)
 
-            do_GET = do_PUT = do_POST = do_PATCH = do_HEAD = do_DELETE = _serve  # noqa: N815
+            do_GET = do_PUT = do_POST = do_PATCH = do_HEAD = do_DELETE = _serve
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -119,8 +126,11 @@ class HttpsStandIn:
         with self.lock:
             self.requests.append(request)
             for fault in self.faults:
-                if fault.times and fault.method == request.method and fault.pattern.search(
-                        request.path):
+                if (
+                    fault.times
+                    and fault.method == request.method
+                    and fault.pattern.search(request.path)
+                ):
                     fault.times -= 1
                     return fault.reply
             return self.route(request)
@@ -131,17 +141,33 @@ class HttpsStandIn:
     # -- helpers for tests ----------------------------------------------------------
     def fixture(self, name: str, **values: str) -> Any:
         text = (FIXTURES / name).read_text()
-        defaults = {"HOST": self.host, "SUB": SUB, "RG": RG, "APP": APP, "ACR": self.host,
-                    "REGISTRY": REGISTRY, "ACCOUNT": ACCOUNT, "BLOBACCOUNT": BLOBACCOUNT}
+        defaults = {
+            "HOST": self.host,
+            "SUB": SUB,
+            "RG": RG,
+            "APP": APP,
+            "ACR": self.host,
+            "REGISTRY": REGISTRY,
+            "ACCOUNT": ACCOUNT,
+            "BLOBACCOUNT": BLOBACCOUNT,
+        }
         for key, value in {**defaults, **values}.items():
             text = text.replace("{{" + key + "}}", json.dumps(value)[1:-1])  # in a string
         return json.loads(text)
 
-    def fail(self, method: str, path: str, status: int, body: Any = None,
-             times: int = 1, headers: dict[str, str] | None = None) -> None:
+    def fail(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        body: Any = None,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         """Answer the next `times` requests matching `path` (a regex) with `status`."""
-        self.faults.append(Fault(method, re.compile(path, re.I),
-                                 Reply(status, body, headers or {}), times))
+        self.faults.append(
+            Fault(method, re.compile(path, re.I), Reply(status, body, headers or {}), times)
+        )
 
     def forbid(self, method: str, path: str, action: str, scope: str) -> None:
         self.fail(method, path, 403, self.fixture("error_403.json", ACTION=action, SCOPE=scope))
@@ -161,4 +187,3 @@ def jwt(payload: dict[str, Any]) -> str:
         body += " "
     encoded = base64.b64encode(body.encode()).decode()
     return f"eyJhbGciOiJub25lIn0.{encoded}.c2ln"
-

@@ -7,10 +7,10 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import Lines, app_spec
 from fakeazure import FakeAzure
 from standin import BLOBACCOUNT
 
+from conftest import Lines, app_spec
 from elb_upgrade.errors import BuildError
 from elb_upgrade.platforms.azure import AzurePlatform
 from elb_upgrade.platforms.azure.context import excluded, files, parse_ignore
@@ -28,8 +28,9 @@ def api_image(tmp_path: Path) -> ImageSpec:
     (api / "pkg" / "mod.pyc").write_bytes(b"\0")
     (api / "secrets" / "key.pem").write_text("PRIVATE")
     (api / "secrets" / "public.pem").write_text("PUBLIC")
-    (api / ".dockerignore").write_text("# build junk\n**/*.pyc\nsecrets\n!secrets/public.pem\n"
-                                       "Dockerfile\n")
+    (api / ".dockerignore").write_text(
+        "# build junk\n**/*.pyc\nsecrets\n!secrets/public.pem\nDockerfile\n"
+    )
     return app_spec({}, tmp_path / "src").images[0]
 
 
@@ -58,8 +59,9 @@ def test_build_uploads_schedules_follows_and_returns_the_reference(
     assert request["imageNames"] == ["elb-dashboard-api:20260523120000-58cc179"]
     assert request["isPushEnabled"] is True
     assert request["dockerFilePath"] == "Dockerfile"
-    assert request["arguments"] == [{"name": "BASE_IMAGE", "value": "elb-base:bookworm",
-                                     "isSecret": False}]
+    assert request["arguments"] == [
+        {"name": "BASE_IMAGE", "value": "elb-base:bookworm", "isSecret": False}
+    ]
     assert request["sourceLocation"].startswith("source/202605230000/")
 
     assert log[-5:] == [*azure.build_log, "Run ID: cb1 was succeeded"]
@@ -72,17 +74,25 @@ def test_context_honours_dockerignore_but_always_sends_the_dockerfile(
     platform: AzurePlatform, azure: FakeAzure, api_image: ImageSpec, log: Lines
 ) -> None:
     platform.build(api_image, "t1", log)
-    assert uploaded_names(azure) == [".dockerignore", "Dockerfile", "app.py", "pkg/mod.py",
-                                     "secrets/public.pem"]
+    assert uploaded_names(azure) == [
+        ".dockerignore",
+        "Dockerfile",
+        "app.py",
+        "pkg/mod.py",
+        "secrets/public.pem",
+    ]
 
 
 def test_failed_run_raises_with_the_log_tail(
     platform: AzurePlatform, azure: FakeAzure, api_image: ImageSpec, log: Lines
 ) -> None:
     azure.build_status = "Failed"
-    azure.build_log = ["Step 1/3 : FROM base", "Step 2/3 : RUN pip install -r req.txt",
-                       "ERROR: No matching distribution found for fastapi==99",
-                       "The command '/bin/sh -c pip install' returned a non-zero code: 1"]
+    azure.build_log = [
+        "Step 1/3 : FROM base",
+        "Step 2/3 : RUN pip install -r req.txt",
+        "ERROR: No matching distribution found for fastapi==99",
+        "The command '/bin/sh -c pip install' returned a non-zero code: 1",
+    ]
     with pytest.raises(BuildError) as caught:
         platform.build(api_image, "t1", log)
     error = caught.value
@@ -93,8 +103,9 @@ def test_failed_run_raises_with_the_log_tail(
     assert not platform.image_exists(azure.image("elb-dashboard-api", "t1"))
 
 
-def test_missing_context_is_a_build_error(platform: AzurePlatform, tmp_path: Path,
-                                          log: Lines) -> None:
+def test_missing_context_is_a_build_error(
+    platform: AzurePlatform, tmp_path: Path, log: Lines
+) -> None:
     image = ImageSpec("api", "elb-dashboard-api", tmp_path / "nope")
     with pytest.raises(BuildError, match="is not a directory"):
         platform.build(image, "t1", log)
@@ -103,8 +114,12 @@ def test_missing_context_is_a_build_error(platform: AzurePlatform, tmp_path: Pat
 def test_403_on_schedule_names_the_registry_role(
     platform: AzurePlatform, azure: FakeAzure, api_image: ImageSpec, log: Lines
 ) -> None:
-    azure.forbid("POST", "/scheduleRun$", "Microsoft.ContainerRegistry/registries/scheduleRun/"
-                 "action", "/subscriptions/x/registries/crelbdash")
+    azure.forbid(
+        "POST",
+        "/scheduleRun$",
+        "Microsoft.ContainerRegistry/registries/scheduleRun/action",
+        "/subscriptions/x/registries/crelbdash",
+    )
     with pytest.raises(Exception) as caught:
         platform.build(api_image, "t1", log)
     assert "permission denied to schedule an ACR build run" in str(caught.value)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
-from conftest import Lines
 from fakeazure import FakeAzure
 from standin import APP, OLD_TAG, SUB
 
+from conftest import Lines, StaticToken, app_spec, settings_for
 from elb_upgrade.errors import ConflictError, PlatformError
 from elb_upgrade.platforms.azure import AzurePlatform
-from elb_upgrade.platforms.base import ContainerImage, RevisionState
+from elb_upgrade.platforms.base import ContainerImage, ContainerSpec, RevisionState
+from fakes.clock import FakeClock
 
 APP_PATH = rf"/Microsoft\.App/containerApps/{APP}$"
 
@@ -24,11 +28,25 @@ def test_current_is_the_latest_revision_and_every_container_image(
         ContainerImage("api", old),
         ContainerImage("worker", old),
         ContainerImage("frontend", azure.image("elb-dashboard-frontend", OLD_TAG)),
-        ContainerImage("migrate", old),
-    )
+    )  # the init container `migrate` is not in the config: not ours to snapshot
     [get] = azure.made("GET", APP_PATH)
     assert get.headers["authorization"] == "Bearer arm-token-for-tests"
     assert get.query["api-version"]
+
+
+def test_init_container_named_in_the_config_is_snapshot_and_deployed(
+    azure: FakeAzure, bin_dir: Path, log: Lines
+) -> None:
+    spec = app_spec(settings_for(azure, bin_dir))
+    spec = replace(spec, containers=(*spec.containers, ContainerSpec("migrate", "api")))
+    platform = AzurePlatform(spec, credential_factory=StaticToken, clock=FakeClock())
+    assert platform.current().image_of("migrate") == azure.image("elb-dashboard-api", OLD_TAG)
+    azure.tags.add("elb-dashboard-api:v2")
+    new = azure.image("elb-dashboard-api", "v2")
+    platform.deploy({"api": new, "migrate": new}, log)
+    template = azure.made("PATCH")[0].json()["properties"]["template"]
+    assert template["initContainers"][0]["image"] == new
+    assert "updating ca-elb-dashboard: api, migrate in one revision" in log.text()
 
 
 def test_current_falls_back_to_latest_ready_revision(
@@ -51,8 +69,12 @@ def test_deploy_sends_one_patch_with_every_changed_image_and_if_match(
     etag = azure.etag
     new_api = azure.image("elb-dashboard-api", "20260523120000-58cc179")
     new_front = azure.image("elb-dashboard-frontend", "20260523120000-58cc179")
-    azure.tags.update({"elb-dashboard-api:20260523120000-58cc179",
-                       "elb-dashboard-frontend:20260523120000-58cc179"})
+    azure.tags.update(
+        {
+            "elb-dashboard-api:20260523120000-58cc179",
+            "elb-dashboard-frontend:20260523120000-58cc179",
+        }
+    )
     deployment = platform.deploy({"api": new_api, "worker": new_api, "frontend": new_front}, log)
 
     [patch] = azure.made("PATCH")
@@ -130,8 +152,10 @@ def test_412_says_the_app_changed_since_the_snapshot(
 def test_403_on_update_names_the_role_and_the_scope(
     platform: AzurePlatform, azure: FakeAzure, log: Lines
 ) -> None:
-    scope = f"/subscriptions/{SUB}/resourceGroups/rg-elb-prod/providers/Microsoft.App/" \
-            f"containerApps/{APP}"
+    scope = (
+        f"/subscriptions/{SUB}/resourceGroups/rg-elb-prod/providers/Microsoft.App/"
+        f"containerApps/{APP}"
+    )
     azure.forbid("PATCH", APP_PATH, "Microsoft.App/containerApps/write", scope)
     platform.current()
     azure.tags.add("elb-dashboard-api:v2")
@@ -141,8 +165,10 @@ def test_403_on_update_names_the_role_and_the_scope(
     assert "permission denied to update the Container App" in text
     assert f"'Contributor' on {scope}" in text
     assert "Microsoft.App/containerApps/write" in text
-    assert f'az role assignment create --assignee <your user or app id> --role "Contributor" ' \
-           f"--scope {scope}" in text
+    assert (
+        f'az role assignment create --assignee <your user or app id> --role "Contributor" '
+        f"--scope {scope}" in text
+    )
 
 
 def test_unknown_container_is_refused_before_any_update(
@@ -191,8 +217,12 @@ def test_rollback_refuses_when_someone_else_deployed_meanwhile(
     ],
 )
 def test_revision_status_of_the_new_revision(
-    platform: AzurePlatform, azure: FakeAzure, log: Lines,
-    tag: str, state: RevisionState, detail: str,
+    platform: AzurePlatform,
+    azure: FakeAzure,
+    log: Lines,
+    tag: str,
+    state: RevisionState,
+    detail: str,
 ) -> None:
     platform.current()
     azure.tags.add(f"elb-dashboard-api:{tag}")
@@ -203,7 +233,9 @@ def test_revision_status_of_the_new_revision(
 
 
 def test_multiple_revision_mode_gates_on_the_revision_fqdn(
-    make_platform, azure: FakeAzure, log: Lines  # type: ignore[no-untyped-def]
+    make_platform,
+    azure: FakeAzure,
+    log: Lines,  # type: ignore[no-untyped-def]
 ) -> None:
     azure.app["properties"]["configuration"]["activeRevisionsMode"] = "Multiple"
     platform = make_platform(ELB_UPGRADE_READINESS_PATH="/healthz/ready")
@@ -211,7 +243,8 @@ def test_multiple_revision_mode_gates_on_the_revision_fqdn(
     azure.tags.add("elb-dashboard-api:v2")
     deployment = platform.deploy({"api": azure.image("elb-dashboard-api", "v2")}, log)
     assert deployment.readiness_url == (
-        f"https://{APP}--r00002.kindsea-4f2a1c.eastus.azurecontainerapps.io/healthz/ready")
+        f"https://{APP}--r00002.kindsea-4f2a1c.eastus.azurecontainerapps.io/healthz/ready"
+    )
     assert deployment.readiness_revision == f"{APP}--r00002"
 
 

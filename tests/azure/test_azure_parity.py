@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Lines
 from fakeazure import FakeAzure
 from standin import ACCOUNT, RG, SUB
 
+from conftest import Lines
 from elb_upgrade.errors import ParityRejected
 from elb_upgrade.platforms.azure import AzurePlatform
 
 ACCOUNT_PATH = rf"/storageAccounts/{ACCOUNT}$"
-SCOPE = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Storage/" \
-        f"storageAccounts/{ACCOUNT}"
+SCOPE = (
+    f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Storage/"
+    f"storageAccounts/{ACCOUNT}"
+)
 
 
 def disable_public_access(azure: FakeAzure, *statuses: str) -> None:
@@ -20,14 +22,20 @@ def disable_public_access(azure: FakeAzure, *statuses: str) -> None:
     template = azure.connections[0]
     azure.connections = []
     for n, status in enumerate(statuses):
-        connection = {**template, "name": f"{ACCOUNT}.pe-{n}", "properties": {
-            **template["properties"],
-            "privateLinkServiceConnectionState": {"status": status, "actionRequired": "None"}}}
+        connection = {
+            **template,
+            "name": f"{ACCOUNT}.pe-{n}",
+            "properties": {
+                **template["properties"],
+                "privateLinkServiceConnectionState": {"status": status, "actionRequired": "None"},
+            },
+        }
         azure.connections.append(connection)
 
 
-def test_public_access_enabled_passes(platform: AzurePlatform, azure: FakeAzure,
-                                      log: Lines) -> None:
+def test_public_access_enabled_passes(
+    platform: AzurePlatform, azure: FakeAzure, log: Lines
+) -> None:
     platform.parity_check(log)
     assert f"storage parity: {ACCOUNT} allows public network access (Enabled): ok" in log
     [read] = azure.made("GET", ACCOUNT_PATH)
@@ -52,8 +60,10 @@ def test_disabled_with_only_pending_private_endpoints_is_rejected(
     text = str(caught.value)
     assert f"account {ACCOUNT} has public network access disabled and no approved" in text
     assert "connections found: pending, rejected" in text
-    assert f"az storage account update --name {ACCOUNT} --resource-group {RG} " \
-           "--public-network-access Enabled" in text  # the quick way out
+    assert (
+        f"az storage account update --name {ACCOUNT} --resource-group {RG} "
+        "--public-network-access Enabled" in text
+    )  # the quick way out
     assert "provision private endpoints" in text  # the proper one
     assert "--skip-parity-check" in text
     assert caught.value.result == "parity_rejected"
@@ -71,8 +81,9 @@ def test_inline_private_endpoint_connections_are_used(
     platform: AzurePlatform, azure: FakeAzure, log: Lines
 ) -> None:
     disable_public_access(azure)
-    azure.account["properties"]["privateEndpointConnections"] = [{"properties": {
-        "privateLinkServiceConnectionState": {"status": "Approved"}}}]
+    azure.account["properties"]["privateEndpointConnections"] = [
+        {"properties": {"privateLinkServiceConnectionState": {"status": "Approved"}}}
+    ]
     platform.parity_check(log)
     assert azure.made("GET", "/privateEndpointConnections$") == []
 
@@ -83,13 +94,16 @@ def test_authorization_failure_warns_and_skips(
     azure.forbid("GET", ACCOUNT_PATH, "Microsoft.Storage/storageAccounts/read", SCOPE)
     platform.parity_check(log)
     warning = log[-1]
-    assert warning.startswith("WARNING: storage parity check skipped: not authorised to read "
-                              f"storage account {ACCOUNT}")
+    assert warning.startswith(
+        f"WARNING: storage parity check skipped: not authorised to read storage account {ACCOUNT}"
+    )
     assert f"grant 'Reader' on {SCOPE}" in warning
 
 
 def test_named_account_is_used_when_there_is_no_table_endpoint(
-    make_platform, azure: FakeAzure, log: Lines  # type: ignore[no-untyped-def]
+    make_platform,
+    azure: FakeAzure,
+    log: Lines,  # type: ignore[no-untyped-def]
 ) -> None:
     platform = make_platform(AZURE_TABLE_ENDPOINT="", STORAGE_ACCOUNT_NAME=ACCOUNT)
     platform.parity_check(log)
@@ -97,7 +111,9 @@ def test_named_account_is_used_when_there_is_no_table_endpoint(
 
 
 def test_first_st_account_is_guessed_with_a_loud_warning(
-    make_platform, azure: FakeAzure, log: Lines  # type: ignore[no-untyped-def]
+    make_platform,
+    azure: FakeAzure,
+    log: Lines,  # type: ignore[no-untyped-def]
 ) -> None:
     platform = make_platform(AZURE_TABLE_ENDPOINT="")
     platform.parity_check(log)
@@ -109,7 +125,9 @@ def test_first_st_account_is_guessed_with_a_loud_warning(
 
 
 def test_local_emulator_endpoint_has_nothing_to_check(
-    make_platform, azure: FakeAzure, log: Lines  # type: ignore[no-untyped-def]
+    make_platform,
+    azure: FakeAzure,
+    log: Lines,  # type: ignore[no-untyped-def]
 ) -> None:
     platform = make_platform(AZURE_TABLE_ENDPOINT="http://127.0.0.1:10002/devstoreaccount1")
     platform.parity_check(log)

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import CredentialUnavailableError
-from conftest import Lines, StaticToken
 from fakeazure import FakeAzure
 from standin import APP, SUB
 
+from conftest import Lines, StaticToken
 from elb_upgrade.errors import PlatformError, PlatformUnavailable
 from elb_upgrade.platforms.azure.settings import load
 
@@ -33,10 +33,13 @@ def test_check_passes_when_logged_in_and_the_app_exists(make_platform, azure: Fa
     assert azure.made("GET", rf"containerApps/{APP}$")
 
 
-@pytest.mark.parametrize("error", [
-    CredentialUnavailableError("DefaultAzureCredential failed to retrieve a token"),
-    ClientAuthenticationError("AADSTS700082: The refresh token has expired"),
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        CredentialUnavailableError("DefaultAzureCredential failed to retrieve a token"),
+        ClientAuthenticationError("AADSTS700082: The refresh token has expired"),
+    ],
+)
 def test_no_token_means_not_logged_in(make_platform, azure: FakeAzure, error: Exception) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(PlatformUnavailable) as caught:
         make_platform(credential=StaticToken(error)).check()
@@ -45,8 +48,12 @@ def test_no_token_means_not_logged_in(make_platform, azure: FakeAzure, error: Ex
 
 
 def test_arm_rejecting_the_token_means_not_logged_in(make_platform, azure: FakeAzure) -> None:  # type: ignore[no-untyped-def]
-    azure.fail("GET", "containerApps", 401, {"error": {"code": "ExpiredAuthenticationToken",
-                                                      "message": "The access token expiry"}})
+    azure.fail(
+        "GET",
+        "containerApps",
+        401,
+        {"error": {"code": "ExpiredAuthenticationToken", "message": "The access token expiry"}},
+    )
     with pytest.raises(PlatformUnavailable, match="Not logged in to Azure"):
         make_platform().check()
 
@@ -79,8 +86,12 @@ def test_build_settings_are_required_only_to_build(make_platform, log: Lines, tm
 
 
 def test_azd_env_fills_what_the_settings_lack(bin_dir: Path) -> None:
-    script(bin_dir, "azd", 'echo AZURE_RESOURCE_GROUP="rg-from-azd"\n'
-                           'echo CONTAINER_APP_NAME="ca-from-azd"\necho ACR_NAME="explicit-wins"')
+    script(
+        bin_dir,
+        "azd",
+        'echo AZURE_RESOURCE_GROUP="rg-from-azd"\n'
+        'echo CONTAINER_APP_NAME="ca-from-azd"\necho ACR_NAME="explicit-wins"',
+    )
     settings = load({"PATH": str(bin_dir), "ACR_NAME": "crexplicit"})
     assert settings.resource_group == "rg-from-azd"
     assert settings.app_name == "ca-from-azd"
@@ -97,7 +108,9 @@ def test_a_failing_azd_is_reported_in_the_missing_setting_error(bin_dir: Path) -
 
 
 def test_logged_in_subscription_is_used_when_none_is_configured(
-    make_platform, bin_dir: Path, log: Lines  # type: ignore[no-untyped-def]
+    make_platform,
+    bin_dir: Path,
+    log: Lines,  # type: ignore[no-untyped-def]
 ) -> None:
     script(bin_dir, "az", f"echo {SUB}")
     platform = make_platform(AZURE_SUBSCRIPTION_ID="")
@@ -110,9 +123,11 @@ def test_subscription_mismatch_is_refused_naming_both(make_platform, bin_dir: Pa
     with pytest.raises(PlatformUnavailable) as caught:
         make_platform().check()
     text = str(caught.value)
-    assert f"logged in to {OTHER_SUB}" in text and f"AZURE_SUBSCRIPTION_ID from settings is {SUB}" \
-        in text
-    assert f"ELB_UPGRADE_CONFIRM_SUBSCRIPTION=<the id you mean>" in text
+    assert (
+        f"logged in to {OTHER_SUB}" in text
+        and f"AZURE_SUBSCRIPTION_ID from settings is {SUB}" in text
+    )
+    assert "ELB_UPGRADE_CONFIRM_SUBSCRIPTION=<the id you mean>" in text
     assert f"az account set --subscription {SUB}" in text
 
 
@@ -129,9 +144,12 @@ def test_confirmation_naming_a_third_subscription_is_refused(make_platform, bin_
 
 
 def test_importing_the_platform_loads_no_azure_sdk() -> None:
-    code = ("import sys, elb_upgrade.platforms.azure, elb_upgrade.cli.main; "
-            "print(sorted(m for m in sys.modules if m == 'azure' or m.startswith('azure.')))")
+    code = (
+        "import sys, elb_upgrade.platforms.azure, elb_upgrade.cli.main; "
+        "print(sorted(m for m in sys.modules if m == 'azure' or m.startswith('azure.')))"
+    )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, check=True, cwd="/")
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True, cwd="/"
+    )
     assert done.stdout.strip() == "[]"

@@ -10,7 +10,7 @@ refuses (412) when the app moved underneath us.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,19 +38,24 @@ class AppRead:
         props: dict[str, Any] = self.body.get("properties") or {}
         return props
 
-    def state(self) -> AppState:
+    def state(self, init_names: Collection[str] = ()) -> AppState:
         revision = (
             self.props.get("latestRevisionName") or self.props.get("latestReadyRevisionName") or ""
         )
-        return AppState(revision=str(revision), images=images_of(self.body))
+        return AppState(revision=str(revision), images=images_of(self.body, init_names))
 
 
-def images_of(body: Json) -> tuple[ContainerImage, ...]:
+def images_of(body: Json, init_names: Collection[str] = ()) -> tuple[ContainerImage, ...]:
+    """Every container's image, and those init containers' named in `init_names`.
+
+    Init containers (migrations, say) count only when the config names them: the rest are
+    the app's own business and must not make a snapshot the config cannot restore.
+    """
     template = (body.get("properties") or {}).get("template") or {}
+    inits = [c for c in template.get("initContainers") or () if c["name"] in init_names]
     return tuple(
         ContainerImage(str(c["name"]), str(c.get("image", "")))
-        for kind in _KINDS
-        for c in template.get(kind) or ()
+        for c in [*(template.get("containers") or ()), *inits]
     )
 
 

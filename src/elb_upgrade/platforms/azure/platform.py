@@ -56,6 +56,7 @@ class AzurePlatform:
         self._session: Session | None = None
         self._base: AppRead | None = None  # the read the next update's If-Match comes from
         self._known: set[Images] = set()  # template images this run read or wrote
+        self._names = frozenset(c.name for c in app.containers)  # init containers we manage
 
     def session(self) -> Session:
         if self._session is None:
@@ -89,8 +90,9 @@ class AzurePlatform:
         self._base = app
         if app is None:
             return AppState(revision="", images=())
-        self._known.add(app.state().images)
-        return app.state()
+        state = app.state(self._names)
+        self._known.add(state.images)
+        return state
 
     def build(self, image: ImageSpec, tag: str, log: LogSink) -> str:
         from elb_upgrade.platforms.azure.acr import AcrBuild
@@ -119,8 +121,8 @@ class AzurePlatform:
             log("the app already runs these images; no update needed")
         else:
             self._base = None  # whatever happens now, re-read before any other update
-            self._known.add(containerapp.images_of(body))
-            changed = sorted(n for n, i in images.items() if base.state().image_of(n) != i)
+            self._known.add(containerapp.images_of(body, self._names))
+            changed = sorted(n for n, i in images.items() if base.state(images).image_of(n) != i)
             log(
                 f"updating {s.app_name}: {', '.join(changed)} in one revision"
                 + (" (If-Match on the snapshot's ETag)" if base.etag else "")
@@ -131,7 +133,7 @@ class AzurePlatform:
         revision_json = self._wait_started(revision, log)
         return Deployment(
             revision=revision,
-            images=containerapp.images_of(final),
+            images=containerapp.images_of(final, self._names),
             readiness_url=containerapp.readiness_url(s, final, revision_json),
             readiness_revision=revision,
         )
@@ -142,7 +144,7 @@ class AzurePlatform:
         if self._base is not None and self._base.etag:
             return self._base
         fresh = containerapp.require(self.session())
-        if self._known and fresh.state().images not in self._known:
+        if self._known and fresh.state(self._names).images not in self._known:
             raise ConflictError(
                 "the app changed since the snapshot; rerun (its images are none this run "
                 "read or deployed)",
