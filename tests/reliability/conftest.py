@@ -1,0 +1,23 @@
+"""Fixtures for the reliability suite (tests/appkit.py and tests/fakes/ do the heavy lifting)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from appkit import App, make_app
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[App]:
+    """The shared `app` fixture, but its readiness server stops in the background.
+
+    Stopping it waits for the server loop's half-second poll; over a hundred tests that
+    is most of a minute of this suite's budget spent waiting for nothing.
+    """
+    app = make_app(tmp_path)
+    yield app
+    threading.Thread(target=app.server.close, daemon=True).start()
