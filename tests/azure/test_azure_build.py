@@ -7,10 +7,10 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from azurekit import Lines, app_spec
 from fakeazure import FakeAzure
 from standin import BLOBACCOUNT
 
-from conftest import Lines, app_spec
 from elb_upgrade.errors import BuildError
 from elb_upgrade.platforms.azure import AzurePlatform
 from elb_upgrade.platforms.azure.context import excluded, files, parse_ignore

@@ -6,10 +6,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from azurekit import Lines, StaticToken, app_spec, settings_for
 from fakeazure import FakeAzure
 from standin import APP, OLD_TAG, SUB
 
-from conftest import Lines, StaticToken, app_spec, settings_for
 from elb_upgrade.errors import ConflictError, PlatformError
 from elb_upgrade.platforms.azure import AzurePlatform
 from elb_upgrade.platforms.base import ContainerImage, ContainerSpec, RevisionState

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from azurekit import StaticToken, settings_for
 from fakeazure import FakeAzure
 from standin import APP, OLD_TAG
 
-from conftest import StaticToken, settings_for
 from elb_upgrade import run
 from elb_upgrade.envelope import Options
 from elb_upgrade.platforms.azure import session

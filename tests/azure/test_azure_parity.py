@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from azurekit import Lines
 from fakeazure import FakeAzure
 from standin import ACCOUNT, RG, SUB
 
-from conftest import Lines
 from elb_upgrade.errors import ParityRejected
 from elb_upgrade.platforms.azure import AzurePlatform
 

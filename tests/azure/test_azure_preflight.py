@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import CredentialUnavailableError
+from azurekit import Lines, StaticToken, app_spec
 from fakeazure import FakeAzure
 from standin import APP, SUB
 
-from conftest import Lines, StaticToken
 from elb_upgrade.errors import PlatformError, PlatformUnavailable
 from elb_upgrade.platforms.azure.settings import load
 
@@ -78,8 +78,6 @@ def test_each_missing_setting_is_named_with_the_fix(make_platform) -> None:  # t
 def test_build_settings_are_required_only_to_build(make_platform, log: Lines, tmp_path) -> None:  # type: ignore[no-untyped-def]
     platform = make_platform(ACR_NAME="", ACR_LOGIN_SERVER="")
     platform.check()
-    from conftest import app_spec
-
     image = app_spec({}, tmp_path).images[0]
     with pytest.raises(PlatformUnavailable, match="ACR_NAME, ACR_LOGIN_SERVER"):
         platform.build(image, "t1", log)
