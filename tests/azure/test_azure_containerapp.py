@@ -261,3 +261,14 @@ def test_follow_logs_streams_the_main_container_console(
     assert stream.path.endswith("/containers/api/logstream")
     assert stream.query == {"follow": "true", "output": "text", "tailLines": "50"}
     assert len(azure.made("POST", "/getAuthtoken$")) == 1
+
+
+def test_a_status_blip_while_waiting_for_the_revision_is_not_a_failure(
+    platform: AzurePlatform, azure: FakeAzure, log: Lines
+) -> None:
+    platform.current()
+    azure.tags.add("elb-dashboard-api:v2")
+    azure.fail("GET", rf"/revisions/{APP}--r00002$", 401, {"error": {"code": "Expired"}})
+    deployment = platform.deploy({"api": azure.image("elb-dashboard-api", "v2")}, log)
+    assert any(line.startswith("status unavailable: Not logged in") for line in log)
+    assert platform.revision_status(deployment).state is RevisionState.RUNNING

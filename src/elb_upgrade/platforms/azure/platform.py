@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
 from elb_upgrade.clock import Clock, SystemClock
-from elb_upgrade.errors import ConflictError, ImageMissingError
+from elb_upgrade.errors import ConflictError, ImageMissingError, PlatformUnavailable
 from elb_upgrade.platforms.azure.settings import Runner, load, run_command
 from elb_upgrade.platforms.base import (
     AppSpec,
@@ -160,10 +160,13 @@ class AzurePlatform:
         s = self.session()
         limit = s.settings.seconds("ELB_UPGRADE_AZURE_REVISION_WAIT", 300.0)
         interval = s.settings.seconds("ELB_UPGRADE_AZURE_POLL_SECONDS", 5.0)
-        deadline, said = self._clock.monotonic() + limit, ""
+        deadline, said, found = self._clock.monotonic() + limit, "", None
         while True:
-            found = containerapp.get_revision(s, revision)
-            status = self._classify(revision, found)
+            try:
+                found = containerapp.get_revision(s, revision)
+                status = self._classify(revision, found)
+            except PlatformUnavailable as exc:  # a blip after the update is not a failure
+                status = RevisionStatus(RevisionState.PENDING, f"status unavailable: {exc.message}")
             if status.detail != said:
                 log(status.detail)
                 said = status.detail
