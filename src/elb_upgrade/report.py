@@ -12,12 +12,15 @@ documented manual rollback (docs/operate/upgrade.md), every argument shell-quote
 from __future__ import annotations
 
 import shlex
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from elb_upgrade.gate import Verdict
 from elb_upgrade.platforms.base import AppSpec, Platform
 from elb_upgrade.ui import Reporter
+
+CURRENT_TIMEOUT = 10.0
 
 
 def explain_failure(ui: Reporter, verdict: Verdict) -> None:
@@ -92,13 +95,28 @@ def explain_stranded(
     return summary
 
 
-def running_now(platform: Platform) -> tuple[dict[str, str] | None, str]:
-    """Container → image as the platform reports it, or None and why it could not say."""
-    try:
-        state = platform.current()
-    except Exception as exc:  # the platform may be the very thing that is down
-        return None, str(getattr(exc, "message", "") or exc)[:200]
-    return {c.name: c.image for c in state.images}, ""
+def running_now(
+    platform: Platform, timeout: float = CURRENT_TIMEOUT
+) -> tuple[dict[str, str] | None, str]:
+    """Container → image as the platform reports it, or None and why it could not say.
+
+    Asked while the run is ending, when signals are held: a platform that hangs must not
+    hold the operator's terminal, so the answer is waited for `timeout` seconds at most.
+    """
+    answer: list[tuple[dict[str, str] | None, str]] = []
+
+    def ask() -> None:
+        try:
+            state = platform.current()
+        except Exception as exc:  # the platform may be the very thing that is down
+            answer.append((None, str(getattr(exc, "message", "") or exc)[:200]))
+        else:
+            answer.append(({c.name: c.image for c in state.images}, ""))
+
+    worker = threading.Thread(target=ask, name="elb-upgrade-current", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return answer[0] if answer else (None, f"no answer within {timeout:g}s")
 
 
 def manual_commands(platform: Platform, app: AppSpec, images: Mapping[str, str]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,6 +10,15 @@ from pathlib import Path
 import pytest
 
 from appkit import App, make_app
+
+# A soak run repeats the race, crash and signal scenarios: ELB_RELIABILITY_REPEAT=10.
+REPEAT = max(1, int(os.environ.get("ELB_RELIABILITY_REPEAT", "1")))
+
+
+@pytest.fixture(params=range(REPEAT), ids=lambda i: f"round{i}")
+def soak(request: pytest.FixtureRequest) -> int:
+    """Use with `@pytest.mark.usefixtures("soak")`: the test runs REPEAT times."""
+    return int(request.param)
 
 
 @pytest.fixture

@@ -4,15 +4,19 @@ when the rollback needs it. The operator always learns what each container runs 
 from __future__ import annotations
 
 import shlex
+import time
+
+import pytest
 
 from appkit import App
 from elb_upgrade.platforms.base import AppSpec, AppState, ContainerSpec
-from elb_upgrade.report import manual_commands
+from elb_upgrade.report import manual_commands, running_now
 from reliability.relkit import V1, history_lines, lock_is_free, release, wait_mark
 
 BAD = {"api": "demo-api:bad", "worker": "demo-api:bad", "frontend": "demo-frontend:bad"}
 
 
+@pytest.mark.usefixtures("soak")
 def test_deploy_failing_on_the_second_of_three_containers_rolls_all_three_back(app: App) -> None:
     app.set(fail_deploys={"1": "worker"})
     done = app.run("full", "--yes", "--tag", "v2")
@@ -144,3 +148,19 @@ def test_azure_manual_commands_name_the_app_and_group() -> None:
 def test_unknown_platform_gets_plain_instructions() -> None:
     lines = manual_commands(_Named("nomad"), SPEC, {"api": "a:1"})  # type: ignore[arg-type]
     assert lines == ["# on nomad: set container api to image a:1"]
+
+
+class _Hung:
+    name = "hung"
+
+    def current(self) -> AppState:
+        time.sleep(5)
+        raise AssertionError("never reached in time")
+
+
+def test_what_runs_now_is_asked_with_a_deadline() -> None:
+    """The ending holds signals: a hung platform must not hold the terminal with it."""
+    started = time.monotonic()
+    actual, why = running_now(_Hung(), timeout=0.2)  # type: ignore[arg-type]
+    assert actual is None and why == "no answer within 0.2s"
+    assert time.monotonic() - started < 1.0

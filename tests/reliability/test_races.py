@@ -32,6 +32,7 @@ from reliability.relkit import (
 RUNS = 50
 
 
+@pytest.mark.usefixtures("soak")
 def test_fifty_concurrent_runs_exactly_one_proceeds(app: App) -> None:
     """49 of 50 simultaneous runs exit 1 at once naming the one holder; it finishes alone."""
     app.set(pause={"build": 120})
@@ -79,6 +80,7 @@ KILL_PHASES = {
 
 
 @pytest.mark.parametrize("phase", list(KILL_PHASES))
+@pytest.mark.usefixtures("soak")
 def test_kill_9_in_every_phase_leaves_a_way_back(app: App, phase: str) -> None:
     """After kill -9 the lock is free, the snapshot is whole (old or new) and the next run
     rolls the app back to the snapshot's images."""
@@ -163,6 +165,7 @@ def test_kill_9_at_random_moments_of_snapshot_writes_never_leaves_a_partial(
     assert revisions  # the writes really happened
 
 
+@pytest.mark.usefixtures("soak")
 def test_a_child_left_running_never_keeps_the_lock(app: App) -> None:
     """A build tool's child that inherits every inheritable descriptor and outlives a
     kill -9 of the run holds none of our files: the next run proceeds."""
@@ -200,6 +203,7 @@ for i in range(count):
 PROCESSES, APPENDS = 100, 100
 
 
+@pytest.mark.usefixtures("soak")
 def test_hundred_processes_hundred_appends_each_whole_lines(tmp_path: Path) -> None:
     """10,000 appends from 100 processes: 10,000 valid lines, none torn, merged or split;
     the 4 KiB-plus messages are cut, never split."""

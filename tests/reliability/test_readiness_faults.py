@@ -65,6 +65,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("mode", list(CASES))
+@pytest.mark.usefixtures("soak")
 def test_misbehaving_endpoint_bounded_time_correct_verdict(server: Misbehaving, mode: str) -> None:
     passes, words = CASES[mode]
     verdict, elapsed = gate(server, mode)

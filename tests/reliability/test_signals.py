@@ -42,6 +42,7 @@ PHASES = {
 
 @pytest.mark.parametrize("sig", list(SIGNALS))
 @pytest.mark.parametrize("phase", list(PHASES))
+@pytest.mark.usefixtures("soak")
 def test_signal_in_every_phase(app: App, phase: str, sig: str) -> None:
     point, args, result, images, shielded = PHASES[phase]
     signum, code = SIGNALS[sig]
@@ -70,6 +71,7 @@ def test_signal_in_every_phase(app: App, phase: str, sig: str) -> None:
 
 
 @pytest.mark.parametrize("how", ["explicit", "auto"])
+@pytest.mark.usefixtures("soak")
 def test_second_and_third_signal_during_rollback_do_not_cut_the_restore(app: App, how: str) -> None:
     """Ctrl+C, Ctrl+C, SIGTERM in the middle of a restore: every container is restored,
     the run then stops (exit 130, the first signal) and says what each one runs."""
