@@ -16,7 +16,13 @@ from pathlib import Path
 from elb_upgrade import gitops, signals, snapshot
 from elb_upgrade.clock import Clock, iso_z
 from elb_upgrade.config import ROLLBACK, Config
-from elb_upgrade.errors import Declined, ImageMissingError, PlatformError, SnapshotError
+from elb_upgrade.errors import (
+    ConflictError,
+    Declined,
+    ImageMissingError,
+    PlatformError,
+    SnapshotError,
+)
 from elb_upgrade.gate import Fetch, GateSpec, Verdict, wait_ready
 from elb_upgrade.outcome import Options, Outcome
 from elb_upgrade.platforms.base import AppState, Deployment, Platform, RevisionState, RevisionStatus
@@ -148,7 +154,9 @@ class Envelope:
     def _deploy_failed(self, state: AppState, exc: PlatformError) -> Outcome:
         self.ui.error(str(exc))
         self.outcome.message = f"deploy failed: {exc.message}"
-        if not state.images or not self.opts.auto_rollback:
+        # A 412 means the platform refused the whole update: nothing of ours was applied,
+        # and "restoring" would overwrite whatever the other operator just deployed.
+        if isinstance(exc, ConflictError) or not state.images or not self.opts.auto_rollback:
             self.outcome.result = "build_in_progress"
             return self.outcome
         return self._auto_rollback(state, f"deploy failed: {exc.message}")

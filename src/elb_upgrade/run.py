@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from elb_upgrade import config as config_mod
-from elb_upgrade import history, lock, report, signals, snapshot
+from elb_upgrade import history, lock, signals, snapshot
 from elb_upgrade.clock import Clock, SystemClock, iso_z
 from elb_upgrade.errors import (
     ConfigError,
@@ -224,6 +224,8 @@ def _from_interrupt(exc: BaseException, state: _RunState, ui: Reporter) -> int:
     ui.error(message)
     envelope = state.envelope
     if envelope is not None and envelope.target is not None and phase in _CHANGING:
+        from elb_upgrade import report  # only an interrupted change needs it
+
         message += "; " + report.container_states(ui, envelope.platform, envelope.target)
         if phase == "rollback":
             ui.warn("the restore was not gated: finish with `elb-upgrade rollback --yes`")

@@ -168,3 +168,14 @@ def _wait_for(condition, timeout: float = 20.0) -> None:  # type: ignore[no-unty
     while not condition():
         assert time.monotonic() < deadline, "condition never became true"
         time.sleep(0.02)
+
+
+def test_conflict_on_deploy_changes_nothing_and_does_not_roll_back(app: App) -> None:
+    app.set(conflict_once=True)
+    done = app.run("api", "--yes")
+    assert done.returncode == 1
+    assert "the app changed since the snapshot" in done.stderr
+    assert "auto-rollback" not in done.stderr
+    state = app.get()
+    assert state["images"]["api"] == "demo-api:v1" and state["deploy_calls"] == 1
+    assert app.lines()[0]["result"] == "build_in_progress"

@@ -16,6 +16,8 @@ Knobs for fault tests (all off by default):
 - `fail_deploys`: {"N": container}: the N-th deploy call fails at that container (the
   ones before it are updated), or before any container for "" (the engine is gone).
 - `fail_deploy_at`: container: the next deploy fails there, once.
+- `conflict_once`: the next deploy is refused whole (ConflictError, as an HTTP 412),
+  changing nothing.
 - `registry_down`: the image lookup of a restore fails (PlatformUnavailable).
 - `current_down`: reading what runs fails (PlatformUnavailable).
 - `spawn_in_build`: the build leaves a detached `sleep 60` running, spawned with every
@@ -34,7 +36,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from elb_upgrade.errors import BuildError, ParityRejected, PlatformError, PlatformUnavailable
+from elb_upgrade.errors import (
+    BuildError,
+    ConflictError,
+    ParityRejected,
+    PlatformError,
+    PlatformUnavailable,
+)
 from elb_upgrade.platforms.base import (
     AppSpec,
     AppState,
@@ -55,6 +63,7 @@ DEFAULTS: dict[str, Any] = {
     "pruned": [],
     "fail_build": False,
     "fail_deploy_at": None,
+    "conflict_once": False,
     "broken_tags": [],
     "crash_tags": [],
     "unavailable": False,
@@ -192,6 +201,10 @@ class FakePlatform:
         fail_at = state["fail_deploys"].get(str(call))
         if fail_at == "":
             raise PlatformUnavailable("fake engine went away during deploy", hint="start it")
+        if state["conflict_once"]:
+            state["conflict_once"] = False
+            save_state(self.path, state)
+            raise ConflictError("the app changed since the snapshot", hint="rerun")
         for name, image in images.items():
             self._pause(f"deploy#{call}:{name}")
             state = self._state()
