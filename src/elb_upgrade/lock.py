@@ -178,9 +178,7 @@ class Lock:
 def try_acquire(path: Path, holder: Holder) -> Lock:
     """Take the lock now or raise LockHeldError naming the holder."""
     fd = open_private(path, os.O_RDWR | os.O_CREAT)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    if not _flock_briefly(fd):
         other = _holder_record(fd)
         os.close(fd)
         who = f" ({other.describe()})" if other else ""
@@ -194,6 +192,23 @@ def try_acquire(path: Path, holder: Holder) -> Lock:
     os.pwrite(fd, record, 0)
     os.ftruncate(fd, len(record))
     return Lock(path, fd)
+
+
+def _flock_briefly(fd: int, tries: int = 5) -> bool:
+    """Take the exclusive lock, trying a few times over ~40 ms.
+
+    `is_held` (behind `lock status` and `status`) holds a shared lock for microseconds
+    to look; a run starting at that instant must not be refused because of it. A real
+    holder keeps the lock for seconds, so the retries never hide one.
+    """
+    for attempt in range(tries):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if attempt < tries - 1:
+                time.sleep(0.01)
+    return False
 
 
 def _holder_record(fd: int) -> Holder | None:

@@ -96,3 +96,19 @@ def test_leftover_record_of_dead_holder_is_not_held(tmp_path: Path) -> None:
     with lock.acquire(path, HOLDER):
         assert lock.read_holder(path) == HOLDER
     os.unlink(path)
+
+
+def test_a_status_probe_does_not_make_a_starting_run_fail(tmp_path: Path) -> None:
+    """`lock status` peeks with a shared lock; a run starting during the peek still wins."""
+    import fcntl
+    import threading
+
+    path = tmp_path / "x.lock"
+    path.touch()
+    fd = os.open(path, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # the peek, frozen mid-look
+    timer = threading.Timer(0.015, lambda: os.close(fd))
+    timer.start()
+    held = lock.try_acquire(path, HOLDER)
+    timer.join()
+    held.release()
