@@ -1,0 +1,60 @@
+"""What the operator's terminal shows: rich on a TTY, NO_COLOR honoured, --logs follows."""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import subprocess
+
+from appkit import App
+
+
+def _run_on_tty(app: App, *args: str, **env: str) -> tuple[int, str]:
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        app.command(*args),
+        cwd=app.root,
+        env=app.env(TERM="xterm", **env),
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(leader)
+    return proc.wait(timeout=60), b"".join(chunks).decode(errors="replace")
+
+
+def test_terminal_gets_colour(app: App) -> None:
+    code, screen = _run_on_tty(app, "api", "--yes")
+    assert code == 0
+    assert "preflight" in screen and "ready" in screen
+    assert re.search(r"\x1b\[[0-9;]*3[0-9]m", screen)  # a foreground colour
+
+
+def test_no_color_turns_colour_off(app: App) -> None:
+    code, screen = _run_on_tty(app, "api", "--yes", NO_COLOR="1")
+    assert code == 0 and "preflight" in screen
+    assert not re.search(r"\x1b\[[0-9;]*3[0-9]m", screen)
+
+
+def test_plain_lines_when_not_a_terminal(app: App) -> None:
+    done = app.run("api", "--yes")
+    assert "\x1b" not in done.stderr
+    assert re.search(r"^\d\d:\d\d:\d\d \+ *\d+\.\ds ==> +preflight", done.stderr, re.M)
+
+
+def test_logs_follows_the_main_container_after_success(app: App) -> None:
+    done = app.run("api", "--logs")  # --logs implies --yes: no prompt
+    assert done.returncode == 0, done.stderr
+    assert "Proceed?" not in done.stderr
+    assert "log line from api" in done.stdout
