@@ -21,8 +21,9 @@ from azurekit import StaticToken, settings_for
 from fakeazure import FakeAzure
 from standin import APP, OLD_TAG
 
+from appkit import GIT_ENV
 from elb_upgrade import run
-from elb_upgrade.envelope import Options
+from elb_upgrade.outcome import Options
 from elb_upgrade.platforms.azure import session
 from elb_upgrade.ui import PlainReporter
 from fakes.clock import FakeClock
@@ -59,12 +60,6 @@ full = ["api", "frontend"]
 [platform]
 {platform}
 """
-GIT = {
-    "GIT_AUTHOR_NAME": "T",
-    "GIT_AUTHOR_EMAIL": "t@example.invalid",
-    "GIT_COMMITTER_NAME": "T",
-    "GIT_COMMITTER_EMAIL": "t@example.invalid",
-}
 
 
 class Readiness:
@@ -165,7 +160,7 @@ def checkout(
     table = "\n".join(f'{k} = "{v}"' for k, v in settings_for(azure, bin_dir).items())
     (root / "elb-upgrade.toml").write_text(CONFIG.format(url=readiness.url, platform=table))
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "app"]):
-        subprocess.run(["git", "-C", str(root), *args], check=True, env={**os.environ, **GIT})
+        subprocess.run(["git", "-C", str(root), *args], check=True, env={**os.environ, **GIT_ENV})
     try:
         yield Checkout(root, tmp_path, io.StringIO())
     finally:
