@@ -6,7 +6,7 @@
     ├── ScopeError                  unknown scope (exit 1, history scope "unknown")
     ├── PreflightError              the ground is not safe to deploy on
     │   ├── ParityRejected          storage network parity would break the app
-    │   └── DirtyTreeError / GitError
+    │   └── GitError                dirty tree, wrong branch, non-fast-forward --pull
     ├── LockHeldError               another run holds the lock (also a BlockingIOError)
     ├── SnapshotError               snapshot missing, empty, corrupt, for another app or stale
     ├── StateFileError              the snapshot or lock location cannot be used (I/O error)
@@ -16,8 +16,10 @@
     │   ├── BuildError              image build failed (carries the log tail)
     │   ├── ImageMissingError       an image to deploy or restore no longer exists
     │   └── ConflictError           the app changed underneath us (HTTP 412)
-    ├── GateFailed                  readiness never turned 200 (carries the diagnosis)
     └── Declined                    the operator answered no at the prompt
+
+A readiness gate that never passes is not an exception: the envelope gets a `Verdict`
+and decides (roll back, or report `upgrade_failed`).
 
 Vendor exceptions (docker.errors.*, azure.core.exceptions.*) are translated into these
 inside `platforms/` and never cross out of it.
@@ -131,12 +133,6 @@ class ImageMissingError(PlatformError):
 
 class ConflictError(PlatformError):
     """The app changed since it was read (an ETag precondition failed)."""
-
-
-class GateFailed(ElbUpgradeError):
-    """The readiness gate did not pass before its deadline."""
-
-    result = "upgrade_failed"
 
 
 class Declined(ElbUpgradeError):
