@@ -18,7 +18,7 @@ from typing import Any
 
 from elb_upgrade import dotenv
 from elb_upgrade.errors import ConfigError, ScopeError
-from elb_upgrade.platforms.base import AppSpec, ContainerSpec, ImageSpec
+from elb_upgrade.spec import AppSpec, ContainerSpec, ImageSpec
 
 FILENAME = "elb-upgrade.toml"
 ROLLBACK = "rollback"

@@ -138,6 +138,7 @@ class Envelope:
         self.phase = "gate"
         verdict = self._gate(deployment, self.opts.health_timeout)
         if verdict.passed:
+            self._promote(deployment)
             self.ui.phase(f"ready: {deployment.revision} is serving ({verdict.elapsed:.1f}s)")
             self.outcome.result = "success"
             if self.opts.logs and self.seams.follow_logs:
@@ -146,6 +147,8 @@ class Envelope:
         self.outcome.down = verdict.down
         explain_failure(self.ui, verdict)
         reason = verdict.reason
+        if deployment.staged:
+            return self._discard_staged(state, deployment, reason)
         if not self.opts.auto_rollback:
             return self._manual_rollback_advice(reason)
         return self._auto_rollback(state, reason)
@@ -160,6 +163,22 @@ class Envelope:
             self.outcome.result = "build_in_progress"
             return self.outcome
         return self._auto_rollback(state, f"deploy failed: {exc.message}")
+
+    def _discard_staged(self, state: AppState, deployment: Deployment, reason: str) -> Outcome:
+        """A staged revision that failed its gate never took traffic: remove it, done."""
+        self.phase = "rollback"
+        with signals.deferred(self.ui.warn):
+            self.platform.discard(deployment, self.ui.detail)
+        serving = state.revision or "the previous revision"
+        self.ui.phase(f"rolled back: {serving} kept serving; no traffic was moved")
+        self.outcome.result = "upgrade_failed_rolled_back"
+        self.outcome.message = f"{reason}; no traffic was moved, {serving} kept serving"
+        return self.outcome
+
+    def _promote(self, deployment: Deployment) -> None:
+        """Switch traffic to a gated revision (a no-op for platforms that never stage)."""
+        with signals.deferred(self.ui.warn):
+            self.platform.promote(deployment, self.ui.detail)
 
     def _manual_rollback_advice(self, reason: str) -> Outcome:
         command = "elb-upgrade rollback --yes"
@@ -233,8 +252,13 @@ class Envelope:
             return Verdict(False, f"{exc.message}; {where}", 0.0)
         timeout = self.opts.rollback_timeout or self.opts.health_timeout
         verdict = self._gate(deployment, timeout)
-        if not verdict.passed:
+        if verdict.passed:
+            self._promote(deployment)
+        else:
             explain_failure(self.ui, verdict)
+            if deployment.staged:
+                with signals.deferred(self.ui.warn):
+                    self.platform.discard(deployment, self.ui.detail)
         return verdict
 
     def _put_back(self, images: dict[str, str]) -> Deployment:

@@ -15,6 +15,7 @@
     │   ├── PlatformUnavailable     engine not running, not logged in
     │   ├── BuildError              image build failed (carries the log tail)
     │   ├── ImageMissingError       an image to deploy or restore no longer exists
+    │   ├── RefusedError            the platform refused before changing anything
     │   └── ConflictError           the app changed underneath us (HTTP 412)
     └── Declined                    the operator answered no at the prompt
 
@@ -129,6 +130,11 @@ class BuildError(PlatformError):
 
 class ImageMissingError(PlatformError):
     """An image needed to deploy or restore does not exist any more."""
+
+
+class RefusedError(PlatformError):
+    """The platform refused an operation before it changed anything (auth, firewall,
+    a missing image, a validation error): there is nothing to roll back."""
 
 
 class ConflictError(PlatformError):

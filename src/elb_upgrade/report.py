@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from elb_upgrade.gate import Verdict
-from elb_upgrade.platforms.base import AppSpec, Platform
+from elb_upgrade.platforms.base import Platform
+from elb_upgrade.spec import AppSpec
 from elb_upgrade.ui import Reporter
 
 CURRENT_TIMEOUT = 10.0

@@ -12,7 +12,7 @@ from fakeazure import FakeAzure
 from standin import ACCOUNT, APP, REGISTRY, RG, SUB
 
 from elb_upgrade.platforms.azure import AzurePlatform
-from elb_upgrade.platforms.base import AppSpec, ContainerSpec, ImageSpec
+from elb_upgrade.spec import AppSpec, ContainerSpec, ImageSpec
 
 
 class StaticToken:

@@ -14,7 +14,7 @@ from standin import BLOBACCOUNT
 from elb_upgrade.errors import BuildError
 from elb_upgrade.platforms.azure import AzurePlatform
 from elb_upgrade.platforms.azure.context import excluded, files, parse_ignore
-from elb_upgrade.platforms.base import ImageSpec
+from elb_upgrade.spec import ImageSpec
 
 
 @pytest.fixture

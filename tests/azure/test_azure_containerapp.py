@@ -12,7 +12,8 @@ from standin import APP, OLD_TAG, SUB
 
 from elb_upgrade.errors import ConflictError, PlatformError
 from elb_upgrade.platforms.azure import AzurePlatform
-from elb_upgrade.platforms.base import ContainerImage, ContainerSpec, RevisionState
+from elb_upgrade.platforms.base import ContainerImage, RevisionState
+from elb_upgrade.spec import ContainerSpec
 from fakes.clock import FakeClock
 
 APP_PATH = rf"/Microsoft\.App/containerApps/{APP}$"

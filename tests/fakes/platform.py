@@ -233,6 +233,12 @@ class FakePlatform:
             return RevisionStatus(RevisionState.FAILED, f"{crashed[0]} exited with code 1")
         return RevisionStatus(RevisionState.RUNNING)
 
+    def promote(self, deployment: Deployment, log: LogSink) -> None:
+        """Traffic follows the deploy itself here: nothing to switch."""
+
+    def discard(self, deployment: Deployment, log: LogSink) -> None:
+        """Never staged here: nothing to remove."""
+
     def follow_logs(self, container: str, out: TextIO) -> None:
         out.write(f"log line from {container}\n")
 

@@ -73,5 +73,11 @@ class FakePlatform:
     def revision_status(self, deployment: Deployment) -> RevisionStatus:
         return RevisionStatus(RevisionState.RUNNING)
 
+    def promote(self, deployment: Deployment, log: LogSink) -> None:
+        """Traffic follows the deploy itself here: nothing to switch."""
+
+    def discard(self, deployment: Deployment, log: LogSink) -> None:
+        """Never staged here: nothing to remove."""
+
     def follow_logs(self, container: str, out: TextIO) -> None:
         out.write(f"{container}: fake log line\n")

@@ -9,8 +9,9 @@ import time
 import pytest
 
 from appkit import App
-from elb_upgrade.platforms.base import AppSpec, AppState, ContainerSpec
+from elb_upgrade.platforms.base import AppState
 from elb_upgrade.report import manual_commands, running_now
+from elb_upgrade.spec import AppSpec, ContainerSpec
 from reliability.relkit import V1, history_lines, lock_is_free, release, wait_mark
 
 BAD = {"api": "demo-api:bad", "worker": "demo-api:bad", "frontend": "demo-frontend:bad"}

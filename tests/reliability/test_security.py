@@ -423,8 +423,8 @@ def test_operator_input_with_shell_syntax_is_only_ever_data(app: App, args: list
 
 def test_manual_commands_after_a_failed_restore_are_shell_safe() -> None:
     """Images in a snapshot are data too: the printed commands quote them."""
-    from elb_upgrade.platforms.base import AppSpec, ContainerSpec
     from elb_upgrade.report import manual_commands
+    from elb_upgrade.spec import AppSpec, ContainerSpec
 
     class Docker:
         name = "docker"

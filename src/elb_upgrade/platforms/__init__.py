@@ -1,12 +1,9 @@
 """Platforms: where the app runs. `get_platform(name, app)` builds one by name."""
 
 from elb_upgrade.platforms.base import (
-    AppSpec,
     AppState,
     ContainerImage,
-    ContainerSpec,
     Deployment,
-    ImageSpec,
     Platform,
     RevisionState,
     RevisionStatus,
@@ -15,12 +12,9 @@ from elb_upgrade.platforms.base import (
 )
 
 __all__ = [
-    "AppSpec",
     "AppState",
     "ContainerImage",
-    "ContainerSpec",
     "Deployment",
-    "ImageSpec",
     "Platform",
     "RevisionState",
     "RevisionStatus",

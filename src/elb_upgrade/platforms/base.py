@@ -10,55 +10,14 @@ from __future__ import annotations
 import enum
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Protocol, TextIO, runtime_checkable
 
 from elb_upgrade.errors import UsageError
+from elb_upgrade.spec import AppSpec, ImageSpec
 
 LogSink = Callable[[str], None]
 """Receives one line of progress or build log at a time."""
-
-
-@dataclass(frozen=True)
-class ContainerSpec:
-    """One container of the app as the config describes it.
-
-    `image_key` names the entry of `[images]` whose builds this container runs. `command`
-    and `env` are used by platforms that create containers themselves (docker); the azure
-    platform keeps the Container App's own definition and only swaps images.
-    """
-
-    name: str
-    image_key: str
-    command: tuple[str, ...] = ()
-    env: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ImageSpec:
-    """How to build one image: repository name, build context, Dockerfile, build args."""
-
-    key: str
-    repository: str
-    context: Path
-    dockerfile: str = "Dockerfile"
-    build_args: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class AppSpec:
-    """What a platform is constructed with: the app, its containers and raw settings.
-
-    `settings` is the merged view of environment, `.env`, `.env.local` (and `azd env`
-    for azure) plus the config's `[platform.<name>]` table, all as strings.
-    """
-
-    name: str
-    containers: tuple[ContainerSpec, ...]
-    images: tuple[ImageSpec, ...]
-    main_container: str
-    settings: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -87,13 +46,16 @@ class Deployment:
     `readiness_url`, when set, replaces the configured readiness URL for the gate (the
     revision's own FQDN on azure in multiple-revision mode). `readiness_revision` is the
     revision the readiness body must report for the gate to pass (None: do not check,
-    e.g. when the container serving readiness was not redeployed).
+    e.g. when the container serving readiness was not redeployed). `staged` says the
+    revision runs beside the serving one and takes no traffic until `promote` (blue/green);
+    a staged revision that fails its gate is `discard`ed and traffic never moved.
     """
 
     revision: str
     images: tuple[ContainerImage, ...]
     readiness_url: str | None = None
     readiness_revision: str | None = None
+    staged: bool = False
 
 
 class RevisionState(enum.Enum):
@@ -134,6 +96,12 @@ class Platform(Protocol):
 
     def revision_status(self, deployment: Deployment) -> RevisionStatus:
         """How the revision `deploy` made is doing, for the gate."""
+
+    def promote(self, deployment: Deployment, log: LogSink) -> None:
+        """Send traffic to a gated revision and retire the old one (a no-op unless staged)."""
+
+    def discard(self, deployment: Deployment, log: LogSink) -> None:
+        """Remove a staged revision that failed its gate; the serving one is untouched."""
 
     def follow_logs(self, container: str, out: TextIO) -> None:
         """Stream `container`'s log to `out` until interrupted."""

@@ -22,7 +22,8 @@ from elb_upgrade.platforms.azure import context
 from elb_upgrade.platforms.azure.session import Session
 from elb_upgrade.platforms.azure.settings import BUILD_REQUIRED
 from elb_upgrade.platforms.azure.translate import Action, translate
-from elb_upgrade.platforms.base import ImageSpec, LogSink
+from elb_upgrade.platforms.base import LogSink
+from elb_upgrade.spec import ImageSpec
 
 TAIL_LINES = 25
 _DONE = {"succeeded", "failed", "canceled", "error", "timeout"}

@@ -19,15 +19,14 @@ from elb_upgrade.clock import Clock, SystemClock
 from elb_upgrade.errors import ConflictError, ImageMissingError, PlatformUnavailable
 from elb_upgrade.platforms.azure.settings import Runner, load, run_command
 from elb_upgrade.platforms.base import (
-    AppSpec,
     AppState,
     ContainerImage,
     Deployment,
-    ImageSpec,
     LogSink,
     RevisionState,
     RevisionStatus,
 )
+from elb_upgrade.spec import AppSpec, ImageSpec
 
 if TYPE_CHECKING:
     from elb_upgrade.platforms.azure.containerapp import AppRead
@@ -193,6 +192,12 @@ class AzurePlatform:
 
         found = containerapp.get_revision(self.session(), deployment.revision)
         return self._classify(deployment.revision, found)
+
+    def promote(self, deployment: Deployment, log: LogSink) -> None:
+        """Traffic follows the deploy itself here: nothing to switch."""
+
+    def discard(self, deployment: Deployment, log: LogSink) -> None:
+        """Never staged here: nothing to remove."""
 
     def follow_logs(self, container: str, out: TextIO) -> None:
         from elb_upgrade.platforms.azure import logs

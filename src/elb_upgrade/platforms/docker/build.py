@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from elb_upgrade.errors import BuildError
-from elb_upgrade.platforms.base import ImageSpec, LogSink
+from elb_upgrade.platforms.base import LogSink
 from elb_upgrade.platforms.docker.engine import translated
+from elb_upgrade.spec import ImageSpec
 
 TAIL_LINES = 30
 

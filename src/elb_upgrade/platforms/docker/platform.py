@@ -8,11 +8,9 @@ from typing import Any, TextIO
 
 from elb_upgrade.errors import ImageMissingError, PlatformError
 from elb_upgrade.platforms.base import (
-    AppSpec,
     AppState,
     ContainerImage,
     Deployment,
-    ImageSpec,
     LogSink,
     RevisionState,
     RevisionStatus,
@@ -20,6 +18,7 @@ from elb_upgrade.platforms.base import (
 from elb_upgrade.platforms.docker import containers as ct
 from elb_upgrade.platforms.docker.build import build_image
 from elb_upgrade.platforms.docker.engine import connect, translated
+from elb_upgrade.spec import AppSpec, ImageSpec
 
 STOP_TIMEOUT = 10
 
@@ -110,6 +109,12 @@ class DockerPlatform:
         if pending:
             return RevisionStatus(RevisionState.PENDING, f"starting: {', '.join(pending)}")
         return RevisionStatus(RevisionState.RUNNING)
+
+    def promote(self, deployment: Deployment, log: LogSink) -> None:
+        """Traffic follows the deploy itself here: nothing to switch."""
+
+    def discard(self, deployment: Deployment, log: LogSink) -> None:
+        """Never staged here: nothing to remove."""
 
     def follow_logs(self, container: str, out: TextIO) -> None:
         """Stream the container's log to `out` until it stops or Ctrl+C."""
