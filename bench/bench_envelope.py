@@ -128,8 +128,9 @@ class _Flip:
 
 def _confirm_latency(flip: _Flip, delay: float, interval: float, fixed: bool) -> float:
     from elb_upgrade.clock import SystemClock
-    from elb_upgrade.gate import GateSpec, http_fetch, wait_ready
+    from elb_upgrade.gate import GateSpec, wait_ready
     from elb_upgrade.platforms.base import RevisionState, RevisionStatus
+    from elb_upgrade.readiness_fetch import http_fetch
 
     fetch, close = http_fetch()
     flip.healthy_at = time.monotonic() + delay

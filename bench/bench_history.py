@@ -78,8 +78,8 @@ def timed(args: list[str], env: dict[str, str]) -> float:
 
 
 def in_process(path: Path) -> float:
-    from elb_upgrade.historyview import Filter, Scan
-    from elb_upgrade.stats import summarise
+    from elb_upgrade.history.read import Filter, Scan
+    from elb_upgrade.history.stats import summarise
 
     times = []
     for _ in range(ROUNDS):

@@ -1,6 +1,6 @@
 """The exception tree of elb-upgrade; every message tells the operator what to do next.
 
-    ElbUpgradeError                 root; `exit_code` and `result` say how a run ends
+    ElbUpgradeError                 root; `elb_upgrade.results` maps each to a result + exit code
     ├── UsageError                  bad flag value, unknown platform name (exit 2)
     ├── ConfigError                 config file or a required setting is wrong (exit 2)
     ├── ScopeError                  unknown scope (exit 1, history scope "unknown")
@@ -34,9 +34,6 @@ from pathlib import Path
 class ElbUpgradeError(Exception):
     """Root of every error elb-upgrade raises on purpose."""
 
-    exit_code = 1
-    result = "aborted"
-
     def __init__(self, message: str, *, hint: str = "") -> None:
         super().__init__(message)
         self.message = message
@@ -49,13 +46,9 @@ class ElbUpgradeError(Exception):
 class UsageError(ElbUpgradeError):
     """The command line is wrong; nothing was touched."""
 
-    exit_code = 2
-
 
 class ConfigError(ElbUpgradeError):
     """The config file or a required setting is missing or invalid."""
-
-    exit_code = 2
 
 
 class ScopeError(ElbUpgradeError):
@@ -65,13 +58,9 @@ class ScopeError(ElbUpgradeError):
 class PreflightError(ElbUpgradeError):
     """A preflight check failed; nothing was deployed."""
 
-    result = "preflight_failed"
-
 
 class ParityRejected(PreflightError):
     """Storage network parity check failed: deploying would break the app."""
-
-    result = "parity_rejected"
 
 
 class GitError(PreflightError):
@@ -80,8 +69,6 @@ class GitError(PreflightError):
 
 class LockHeldError(ElbUpgradeError, BlockingIOError):
     """Another elb-upgrade run holds the lock."""
-
-    result = "lock_held"
 
     def __init__(self, message: str, *, path: Path, holder: str = "") -> None:
         ElbUpgradeError.__init__(
@@ -97,8 +84,6 @@ class LockHeldError(ElbUpgradeError, BlockingIOError):
 class SnapshotError(ElbUpgradeError):
     """The rollback snapshot is missing, unreadable, foreign or at an unsafe path."""
 
-    result = "rollback_failed"
-
 
 class StateFileError(ElbUpgradeError):
     """The snapshot or lock file cannot be opened or written; nothing was deployed."""
@@ -111,13 +96,9 @@ class UnsafePathError(StateFileError):
 class PlatformError(ElbUpgradeError):
     """The platform (engine or cloud) failed an operation."""
 
-    result = "build_in_progress"
-
 
 class PlatformUnavailable(PlatformError):
     """The platform cannot be reached or we are not logged in."""
-
-    result = "preflight_failed"
 
 
 class BuildError(PlatformError):
@@ -143,5 +124,3 @@ class ConflictError(PlatformError):
 
 class Declined(ElbUpgradeError):
     """The operator declined at the prompt."""
-
-    result = "aborted_by_user"

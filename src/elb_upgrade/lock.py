@@ -1,4 +1,5 @@
-"""The per-app exclusive lock: `fcntl.flock` on `<snapshot>.lock`, held for the whole run.
+"""The per-app exclusive lock: `fcntl.flock` on `<snapshot>.lock`, held for the whole run,
+and its inspection (`lock status`, `status`).
 
 Why flock and not a PID file: the kernel drops the lock when the holding process dies,
 `kill -9` included, so a crashed run never blocks the next one and nobody has to clean
@@ -12,20 +13,22 @@ build tool, the docker CLI) that outlives us can never keep the lock.
 from __future__ import annotations
 
 import contextlib
-import errno
+import datetime as dt
 import fcntl
 import getpass
 import json
 import os
 import socket
-import stat
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
-from elb_upgrade.clock import Clock, SystemClock, iso_z
-from elb_upgrade.errors import LockHeldError, StateFileError, UnsafePathError
+from elb_upgrade import snapshot
+from elb_upgrade.clock import Clock, SystemClock, iso_z, moment
+from elb_upgrade.errors import ElbUpgradeError, LockHeldError
+from elb_upgrade.safefile import open_private
 
 
 @dataclass(frozen=True)
@@ -52,73 +55,6 @@ class Holder:
 
 def lock_path(snapshot: Path) -> Path:
     return snapshot.with_name(snapshot.name + ".lock")
-
-
-def open_private(path: Path, flags: int) -> int:
-    """Open `path` as our own private regular file, or raise StateFileError saying why not.
-
-    Refused, never followed or written: a symlink, a file another user owns, a file with
-    more than one hard link (a link planted in /tmp to a file of ours elsewhere, e.g. to
-    have us truncate it), a directory, a FIFO or a device. O_NONBLOCK keeps a planted FIFO
-    from hanging the open; it changes nothing for a regular file. Without O_CREAT a
-    missing file raises FileNotFoundError for the caller to explain.
-    """
-    try:
-        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o600)
-    except FileNotFoundError as exc:
-        if not flags & os.O_CREAT:
-            raise
-        raise _unusable(path, exc) from exc
-    except OSError as exc:
-        raise _unusable(path, exc) from exc
-    try:
-        check_private(path, os.fstat(fd))
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def check_private(path: Path, info: os.stat_result) -> None:
-    """Raise UnsafePathError unless `info` is a regular file of ours with one link."""
-    if stat.S_ISLNK(info.st_mode):
-        raise UnsafePathError(
-            f"{path} is a symlink; refusing to follow it",
-            hint=f"someone planted it: inspect and remove {path}",
-        )
-    if not stat.S_ISREG(info.st_mode):
-        raise UnsafePathError(
-            f"{path} is not a regular file; refusing to use it",
-            hint=f"inspect and remove {path}, or point $ELB_UPGRADE_SNAPSHOT elsewhere",
-        )
-    if info.st_uid != os.getuid():
-        raise UnsafePathError(
-            f"{path} is owned by uid {info.st_uid}, not you; refusing to use it",
-            hint=f"remove it or point $ELB_UPGRADE_SNAPSHOT elsewhere ({path})",
-        )
-    if info.st_nlink > 1:
-        raise UnsafePathError(
-            f"{path} has {info.st_nlink} hard links; refusing to write through it",
-            hint=f"someone may have linked it to another file: inspect and remove {path}",
-        )
-
-
-def _unusable(path: Path, exc: OSError) -> StateFileError:
-    if exc.errno == errno.ELOOP:
-        return UnsafePathError(
-            f"{path} is a symlink; refusing to follow it",
-            hint=f"someone planted it: inspect and remove {path}",
-        )
-    if exc.errno == errno.EISDIR:
-        return UnsafePathError(
-            f"{path} is a directory; refusing to use it",
-            hint=f"remove it or point $ELB_UPGRADE_SNAPSHOT elsewhere ({path})",
-        )
-    return StateFileError(
-        f"cannot open {path}: {exc.strerror or exc}",
-        hint=f"make {path.parent} an existing directory you can write to, or point "
-        "$ELB_UPGRADE_SNAPSHOT elsewhere",
-    )
 
 
 def read_holder(path: Path) -> Holder | None:
@@ -255,3 +191,48 @@ def acquire(
         yield lock
     finally:
         lock.release()
+
+
+# -- inspection (`lock status`, `status`): never holds the lock longer than a probe --
+@dataclass(frozen=True)
+class LockState:
+    path: Path
+    held: bool
+    holder: Holder | None
+
+    @property
+    def state(self) -> str:
+        """`held`, `leftover` (a dead run's record; the lock is free) or `free`."""
+        if self.held:
+            return "held"
+        return "leftover" if self.holder else "free"
+
+    def held_for(self, now: dt.datetime) -> float | None:
+        started = moment(self.holder.started) if self.holder else None
+        return (now - started).total_seconds() if started and self.held else None
+
+    def to_json(self, now: dt.datetime) -> dict[str, Any]:
+        holder = self.holder
+        seconds = self.held_for(now)
+        return {
+            "path": str(self.path),
+            "state": self.state,
+            "held": self.held,
+            "holder": None if holder is None else vars(holder).copy(),
+            "held_for_seconds": None if seconds is None else round(seconds),
+        }
+
+
+def lock_file(app: str, environ: Mapping[str, str]) -> Path:
+    """`<snapshot path>.lock`; the snapshot path honours `$ELB_UPGRADE_SNAPSHOT`."""
+    return lock_path(snapshot.default_path(app, environ))
+
+
+def inspect_lock(path: Path) -> LockState:
+    """Whether a live run holds the lock at `path`, and the record in it."""
+    if path.exists() and not os.access(path, os.R_OK):
+        raise ElbUpgradeError(
+            f"cannot read lock file {path}: permission denied",
+            hint=f"run as its owner, or point $ELB_UPGRADE_SNAPSHOT elsewhere ({path})",
+        )
+    return LockState(path, is_held(path), read_holder(path))

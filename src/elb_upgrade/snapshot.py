@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from elb_upgrade.errors import SnapshotError, StateFileError
-from elb_upgrade.lock import check_private, open_private
 from elb_upgrade.platforms.base import AppState, ContainerImage
+from elb_upgrade.safefile import check_private, open_private
 
 MAX_SIZE = 1_000_000  # a snapshot lists a few images; anything bigger is not one of ours
 

@@ -1,4 +1,4 @@
-"""What runs and who deploys: the lock's state and the `elb-upgrade status` report.
+"""What runs and who deploys: the `elb-upgrade status` report (lock state from `lock`).
 
 Nothing here prints. `inspect_lock` never takes the lock for longer than a probe, and a
 record left in the lock file by a run that died is reported as a leftover, never as
@@ -7,64 +7,18 @@ held: the kernel freed the lock when that process ended.
 
 from __future__ import annotations
 
-import datetime as dt
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from elb_upgrade import config, lock, snapshot
+from elb_upgrade import config, snapshot
 from elb_upgrade.errors import ElbUpgradeError, PlatformError
-from elb_upgrade.gate import Fetch, Reply, parse_body, sanitize
-from elb_upgrade.historyview import Entry, HistoryError, Scan, moment
+from elb_upgrade.history.read import Entry, HistoryError, Scan
+from elb_upgrade.lock import LockState, inspect_lock, lock_file
 from elb_upgrade.platforms.base import AppState, Platform
+from elb_upgrade.readiness_body import Component, Fetch, Reply, parse
 
 READINESS_TIMEOUT = 5.0
-
-
-@dataclass(frozen=True)
-class LockState:
-    path: Path
-    held: bool
-    holder: lock.Holder | None
-
-    @property
-    def state(self) -> str:
-        """`held`, `leftover` (a dead run's record; the lock is free) or `free`."""
-        if self.held:
-            return "held"
-        return "leftover" if self.holder else "free"
-
-    def held_for(self, now: dt.datetime) -> float | None:
-        started = moment(self.holder.started) if self.holder else None
-        return (now - started).total_seconds() if started and self.held else None
-
-    def to_json(self, now: dt.datetime) -> dict[str, Any]:
-        holder = self.holder
-        seconds = self.held_for(now)
-        return {
-            "path": str(self.path),
-            "state": self.state,
-            "held": self.held,
-            "holder": None if holder is None else vars(holder).copy(),
-            "held_for_seconds": None if seconds is None else round(seconds),
-        }
-
-
-def lock_file(app: str, environ: Mapping[str, str]) -> Path:
-    """`<snapshot path>.lock`; the snapshot path honours `$ELB_UPGRADE_SNAPSHOT`."""
-    return lock.lock_path(snapshot.default_path(app, environ))
-
-
-def inspect_lock(path: Path) -> LockState:
-    """Whether a live run holds the lock at `path`, and the record in it."""
-    if path.exists() and not os.access(path, os.R_OK):
-        raise ElbUpgradeError(
-            f"cannot read lock file {path}: permission denied",
-            hint=f"run as its owner, or point $ELB_UPGRADE_SNAPSHOT elsewhere ({path})",
-        )
-    return LockState(path, lock.is_held(path), lock.read_holder(path))
 
 
 def app_name(config_arg: str | None, app: str | None, cwd: Path, environ: Mapping[str, str]) -> str:
@@ -72,13 +26,6 @@ def app_name(config_arg: str | None, app: str | None, cwd: Path, environ: Mappin
     if app:
         return app
     return config.load(config.find(config_arg, cwd, environ), environ).app.name
-
-
-@dataclass(frozen=True)
-class Component:
-    name: str
-    status: str
-    error_class: str
 
 
 @dataclass(frozen=True)
@@ -99,25 +46,9 @@ def readiness_of(url: str, reply: Reply) -> Readiness:
     """The readiness summary of one answer: status, revision and each component."""
     if reply.status is None:
         return Readiness(url, None, error=reply.error or "no answer")
-    data = parse_body(reply.body) or {}
-    found = data.get("components")
-    components = tuple(
-        Component(
-            sanitize(str(name).encode(), 80),
-            sanitize(str(info.get("status", "")).encode(), 20),
-            sanitize(str(info.get("error_class", "")).encode(), 80),
-        )
-        for name, info in (found.items() if isinstance(found, dict) else ())
-        if isinstance(info, dict)
-    )
-    return Readiness(
-        url,
-        reply.status,
-        sanitize(str(data.get("status", "")).encode(), 40),
-        sanitize(str(data.get("revision") or "").encode(), 120),
-        components,
-        "" if data else "the body is not a JSON object",
-    )
+    body = parse(reply.body)
+    error = "" if body.valid else "the body is not a JSON object"
+    return Readiness(url, reply.status, body.status, body.revision, body.components, error)
 
 
 @dataclass(frozen=True)

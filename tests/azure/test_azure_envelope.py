@@ -23,8 +23,8 @@ from standin import APP, OLD_TAG
 
 from appkit import GIT_ENV
 from elb_upgrade import run
-from elb_upgrade.outcome import Options
 from elb_upgrade.platforms.azure import session
+from elb_upgrade.run import Options
 from elb_upgrade.ui import PlainReporter
 from fakes.clock import FakeClock
 
@@ -131,7 +131,8 @@ class Checkout:
             "PATH": os.environ["PATH"],
         }
         opts = Options(scope=scope, yes=True, health_interval=1.0, **options)
-        return run.upgrade(opts, environ, self.root, PlainReporter(self.ui_out, None), FakeClock())
+        ui = PlainReporter(self.ui_out, None)
+        return run.upgrade(opts, environ, self.root, ui, run.Edges(clock=FakeClock()))
 
     @property
     def output(self) -> str:

@@ -9,6 +9,7 @@ from standin import ACCOUNT, RG, SUB
 
 from elb_upgrade.errors import ParityRejected
 from elb_upgrade.platforms.azure import AzurePlatform
+from elb_upgrade.results import Phase, result_for
 
 ACCOUNT_PATH = rf"/storageAccounts/{ACCOUNT}$"
 SCOPE = (
@@ -66,7 +67,7 @@ def test_disabled_with_only_pending_private_endpoints_is_rejected(
     )  # the quick way out
     assert "provision private endpoints" in text  # the proper one
     assert "--skip-parity-check" in text
-    assert caught.value.result == "parity_rejected"
+    assert result_for(caught.value, Phase.PREFLIGHT)[0] == "parity_rejected"
 
 
 def test_disabled_with_no_private_endpoint_is_rejected(

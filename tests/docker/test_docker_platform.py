@@ -18,12 +18,10 @@ from elb_upgrade.errors import (
     PlatformUnavailable,
 )
 from elb_upgrade.platforms.base import (
-    AppSpec,
-    ContainerSpec,
-    ImageSpec,
     RevisionState,
 )
 from elb_upgrade.platforms.docker import DockerPlatform
+from elb_upgrade.spec import AppSpec, ContainerSpec, ImageSpec
 
 # A web server that says which revision it is; SERVE_MARK makes two builds differ.
 SERVER = """\

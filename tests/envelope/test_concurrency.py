@@ -26,7 +26,7 @@ def test_twenty_concurrent_runs_exactly_one_proceeds(app: App) -> None:
 WRITER = """
 import sys
 from pathlib import Path
-from elb_upgrade.history import Entry, append
+from elb_upgrade.history.record import Entry, append
 path, who, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 for i in range(count):
     msg = f"writer {who} line {i} " + "x" * (i % 7) * 300

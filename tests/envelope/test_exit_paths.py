@@ -121,7 +121,7 @@ def test_json_summary_has_a_pinned_key_set(app: App) -> None:
     assert set(summary["deployed"]) == {"api", "worker"}
 
 
-def test_json_summary_lists_components_down(app: App) -> None:
+def test_json_summary_lists_parse_down(app: App) -> None:
     app.set(broken_tags=["bad"])
     done = app.run("api", "--yes", "--json", "--tag", "bad", "--health-timeout", "1")
     summary = json.loads(done.stdout)

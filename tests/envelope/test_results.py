@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from appkit import App, make_app
-from elb_upgrade.history import KEYS
+from elb_upgrade.history.record import KEYS
 
 
 def test_success_deploys_new_images_and_records_one_line(app: App) -> None:

@@ -44,15 +44,14 @@ from elb_upgrade.errors import (
     PlatformUnavailable,
 )
 from elb_upgrade.platforms.base import (
-    AppSpec,
     AppState,
     ContainerImage,
     Deployment,
-    ImageSpec,
     LogSink,
     RevisionState,
     RevisionStatus,
 )
+from elb_upgrade.spec import AppSpec, ImageSpec
 
 DEFAULTS: dict[str, Any] = {
     "revision": "",

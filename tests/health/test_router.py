@@ -9,7 +9,6 @@ import pytest
 from fastapi import FastAPI
 
 import services
-from elb_upgrade.gate import components_down
 from elb_upgrade.health import (
     Probe,
     Readiness,
@@ -21,6 +20,7 @@ from elb_upgrade.health import (
     redis_probe,
 )
 from elb_upgrade.health.router import DetailsPolicy
+from elb_upgrade.readiness_body import parse
 
 READY_KEYS = ["status", "version", "revision", "components", "retryable", "retry_after_seconds"]
 
@@ -103,7 +103,7 @@ def test_anonymous_callers_see_status_only_with_the_same_code() -> None:
 def test_the_gate_reads_what_the_router_writes() -> None:
     readiness = Readiness(version="1", probes=[Probe("redis", failing)])
     response = get(serve(readiness), "/api/health/ready")
-    [down] = components_down(response.content)
+    [down] = parse(response.content).down
     assert (down.name, down.status, down.error_class) == ("redis", "down", "ConnectionError")
     assert "check the host, the port" in hint_for(down.error_class)
 

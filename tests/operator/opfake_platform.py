@@ -14,15 +14,14 @@ from typing import Any, TextIO
 
 from elb_upgrade.errors import PlatformUnavailable
 from elb_upgrade.platforms.base import (
-    AppSpec,
     AppState,
     ContainerImage,
     Deployment,
-    ImageSpec,
     LogSink,
     RevisionState,
     RevisionStatus,
 )
+from elb_upgrade.spec import AppSpec, ImageSpec
 
 
 def write_state(path: Path, revision: str, images: dict[str, str], down: bool = False) -> None:
@@ -78,6 +77,9 @@ class FakePlatform:
 
     def discard(self, deployment: Deployment, log: LogSink) -> None:
         """Never staged here: nothing to remove."""
+
+    def manual_restore_commands(self, images: Mapping[str, str]) -> list[str]:
+        return [f"# set {name} to {image}" for name, image in images.items()]
 
     def follow_logs(self, container: str, out: TextIO) -> None:
         out.write(f"{container}: fake log line\n")

@@ -28,7 +28,7 @@ from opsupport import (
 
 from elb_upgrade.cli.upgrade import upgrade_command
 from elb_upgrade.health.hints import hint_for, known_error_classes
-from elb_upgrade.history import RESULTS
+from elb_upgrade.results import RECORDED as RESULTS
 
 
 def commands() -> list[str]:

@@ -8,7 +8,7 @@ import os
 
 from opsupport import Env, entry
 
-from elb_upgrade.history import KEYS
+from elb_upgrade.history.record import KEYS
 
 CORRUPT = ["not json at all", '{"foo": 1}', "[1, 2]", '{"ts":"2026-05-0', ""]
 

@@ -8,8 +8,9 @@ import json
 import pytest
 from opsupport import KNOWN, Env, entry
 
-from elb_upgrade.historyview import Filter, Scan, human
-from elb_upgrade.stats import percentile, summarise
+from elb_upgrade.clock import human
+from elb_upgrade.history.read import Filter, Scan
+from elb_upgrade.history.stats import percentile, summarise
 
 NOW = dt.datetime(2026, 5, 5, 8, 2, 20, tzinfo=dt.UTC)  # one day after the last success ended
 

@@ -13,9 +13,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from elb_upgrade import config, history
+from elb_upgrade import config
 from elb_upgrade.dotenv import parse
 from elb_upgrade.errors import ConfigError
+from elb_upgrade.history import read as history_read
+from elb_upgrade.history import record as history
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "elb-upgrade.example.toml"
 NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,12}", fullmatch=True)
@@ -268,12 +270,12 @@ def test_any_entry_is_one_short_valid_line(
     assert kept == clean(message) or (
         kept.endswith("…") and clean(message).startswith(kept[:-1].rstrip())
     )
-    assert history.parse_line(line) == data
+    assert history_read.parse_line(line) == data
 
 
 @given(st.binary(max_size=300))
 def test_parse_line_takes_any_bytes(raw: bytes) -> None:
-    found = history.parse_line(raw)
+    found = history_read.parse_line(raw)
     assert found is None or {"ts", "scope", "result"} <= set(found)
 
 
@@ -291,8 +293,9 @@ def test_load_keeps_every_valid_line_and_counts_the_rest(
     lines = [valid if good else junk for good, valid, junk in rows]
     path = tmp_path / "h.jsonl"
     path.write_bytes(b"".join(line + b"\n" for line in lines))
-    loaded = history.load(path)
-    expected = [json.loads(line) for line in lines if history.parse_line(line) is not None]
-    assert loaded.entries == expected
-    assert len(loaded.entries) + loaded.skipped == len(lines)
-    assert all(history.parse_line(v) is not None for good, v, _ in rows if good)
+    scan = history_read.Scan(path)
+    entries = list(scan)
+    expected = [json.loads(line) for line in lines if history_read.parse_line(line) is not None]
+    assert entries == expected
+    assert len(entries) + scan.skipped == len([line for line in lines if line.strip()])
+    assert all(history_read.parse_line(v) is not None for good, v, _ in rows if good)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from appkit import App
-from elb_upgrade import history
+from elb_upgrade.history import record as history
 from reliability.relkit import (
     V0,
     V1,
@@ -192,7 +192,7 @@ def test_a_child_left_running_never_keeps_the_lock(app: App) -> None:
 APPENDER = """
 import sys
 from pathlib import Path
-from elb_upgrade.history import Entry, append
+from elb_upgrade.history.record import Entry, append
 path, who, count = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 for i in range(count):
     size = 6000 if i % 10 == 0 else (i * 37) % 900

@@ -423,12 +423,9 @@ def test_operator_input_with_shell_syntax_is_only_ever_data(app: App, args: list
 
 def test_manual_commands_after_a_failed_restore_are_shell_safe() -> None:
     """Images in a snapshot are data too: the printed commands quote them."""
-    from elb_upgrade.report import manual_commands
+    from elb_upgrade.platforms.docker.manual import manual_restore_commands
     from elb_upgrade.spec import AppSpec, ContainerSpec
 
-    class Docker:
-        name = "docker"
-
     spec = AppSpec("demo", (ContainerSpec("api", "api"),), (), "api")
-    lines = manual_commands(Docker(), spec, {"api": "demo-api:v1;touch PWNED"})  # type: ignore[arg-type]
+    lines = manual_restore_commands(spec, {"api": "demo-api:v1;touch PWNED"})
     assert any(line.endswith(" 'demo-api:v1;touch PWNED'") for line in lines)

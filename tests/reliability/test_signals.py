@@ -12,7 +12,7 @@ import pytest
 
 from appkit import App
 from elb_upgrade import run, signals
-from elb_upgrade.outcome import Options
+from elb_upgrade.run import Options
 from elb_upgrade.ui import PlainReporter
 from reliability.relkit import (
     V0,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from elb_upgrade.gate import GateSpec, Reply, components_down, sanitize, wait_ready
+from elb_upgrade.gate import GateSpec, wait_ready
 from elb_upgrade.platforms.base import RevisionState, RevisionStatus
+from elb_upgrade.readiness_body import Reply, parse, sanitize
 from fakes.clock import FakeClock
 
 RUNNING = RevisionStatus(RevisionState.RUNNING)
@@ -111,6 +112,6 @@ def test_sanitize_strips_terminal_control_and_caps_size() -> None:
 
 
 def test_components_down_tolerates_garbage() -> None:
-    assert components_down(b"not json") == []
-    assert components_down(b'{"components": [1, 2]}') == []
-    assert components_down(b'{"components": {"x": "down"}}') == []
+    assert parse(b"not json").down == []
+    assert parse(b'{"components": [1, 2]}').down == []
+    assert parse(b'{"components": {"x": "down"}}').down == []

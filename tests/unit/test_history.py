@@ -8,8 +8,10 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from elb_upgrade import history
-from elb_upgrade.history import Entry
+from elb_upgrade.history import read as history_read
+from elb_upgrade.history import record as history
+from elb_upgrade.history.record import Entry
+from elb_upgrade.results import RECORDED
 
 SAMPLE = (
     '{"ts":"2026-05-23T03:22:48Z","scope":"full","app":"ca-elb-dashboard",'
@@ -37,7 +39,7 @@ def test_line_matches_the_design_sample_byte_for_byte() -> None:
 
 
 def test_result_values_are_the_designed_set() -> None:
-    assert set(history.RESULTS) == {
+    assert set(RECORDED) == {
         "success",
         "parity_rejected",
         "preflight_failed",
@@ -90,5 +92,6 @@ def test_no_home_is_a_warning() -> None:
 def test_load_skips_and_counts_corrupt_lines(tmp_path: Path) -> None:
     path = tmp_path / "h.jsonl"
     path.write_bytes(SAMPLE.encode() + b'garbage\n\xff\xfe\n[1]\n{"a": 1}\n' + SAMPLE.encode())
-    loaded = history.load(path)
-    assert len(loaded.entries) == 2 and loaded.skipped == 4
+    scan = history_read.Scan(path)
+    entries = list(scan)
+    assert len(entries) == 2 and scan.skipped == 4

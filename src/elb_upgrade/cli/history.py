@@ -15,9 +15,9 @@ _COLOURS = {"success": "green", "rollback_success": "green", "rollback_failed": 
 def _complete_result(_ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[Any]:
     from click.shell_completion import CompletionItem
 
-    from elb_upgrade.history import RESULTS
+    from elb_upgrade.results import RECORDED
 
-    return [CompletionItem(r) for r in RESULTS if r.startswith(incomplete)]
+    return [CompletionItem(r) for r in RECORDED if r.startswith(incomplete)]
 
 
 def _complete_scope(_ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[Any]:
@@ -68,24 +68,20 @@ def history_command(
     """Show recent runs from the deploy history ($ELB_UPGRADE_HISTORY)."""
     import datetime as dt
 
-    from elb_upgrade import history, historyview
     from elb_upgrade.errors import ElbUpgradeError
+    from elb_upgrade.history import read, record
 
     now = dt.datetime.now(dt.UTC)
-    path = history.default_path(os.environ)
-    try:
-        keep = historyview.make_filter(apps, scopes, results, since, now)
-        if path is None:
-            raise ElbUpgradeError(
-                "no deploy history path: $HOME is not set", hint="set $ELB_UPGRADE_HISTORY"
-            )
-        scan = historyview.Scan(path)
-        if stats:
-            return _stats(scan, keep, now, as_json)
-        return _listing(scan, historyview.last(scan, keep, limit), as_json)
-    except ElbUpgradeError as exc:
-        click.echo(f"error: {exc.message} → {exc.hint}", err=True)
-        return exc.exit_code
+    path = record.default_path(os.environ)
+    keep = read.make_filter(apps, scopes, results, since, now)
+    if path is None:
+        raise ElbUpgradeError(
+            "no deploy history path: $HOME is not set", hint="set $ELB_UPGRADE_HISTORY"
+        )
+    scan = read.Scan(path)
+    if stats:
+        return _stats(scan, keep, now, as_json)
+    return _listing(scan, read.last(scan, keep, limit), as_json)
 
 
 def _listing(scan: Any, rows: list[dict[str, Any]], as_json: bool) -> int:
@@ -102,7 +98,7 @@ def _listing(scan: Any, rows: list[dict[str, Any]], as_json: bool) -> int:
 
 
 def _stats(scan: Any, keep: Any, now: Any, as_json: bool) -> int:
-    from elb_upgrade.stats import summarise
+    from elb_upgrade.history.stats import summarise
 
     summary = summarise(keep.apply(scan), now)
     _warn_skipped(scan)
@@ -155,7 +151,7 @@ def _join(values: list[str], widths: list[int], colour: bool) -> str:
 
 
 def _render_stats(summary: Any, path: Any) -> str:
-    from elb_upgrade.historyview import human
+    from elb_upgrade.clock import human
 
     lines = [f"{summary.runs} runs in {path}", "results:"]
     for result, count in summary.results.items():

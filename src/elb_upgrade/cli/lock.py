@@ -29,16 +29,15 @@ def lock_status_command(config_arg: str | None, app: str | None, as_json: bool) 
     import datetime as dt
     from pathlib import Path
 
-    from elb_upgrade import status
-    from elb_upgrade.errors import ElbUpgradeError
+    from elb_upgrade import lock, status
+    from elb_upgrade.errors import ConfigError
 
     try:
         name = status.app_name(config_arg, app, Path.cwd(), os.environ)
-        state = status.inspect_lock(status.lock_file(name, os.environ))
-    except ElbUpgradeError as exc:
-        hint = exc.hint if app else f"{exc.hint}, or pass --app NAME"
-        click.echo(f"error: {exc.message} → {hint}", err=True)
-        return exc.exit_code
+    except ConfigError as exc:
+        exc.hint = f"{exc.hint}, or pass --app NAME"
+        raise
+    state = lock.inspect_lock(lock.lock_file(name, os.environ))
     now = dt.datetime.now(dt.UTC)
     if as_json:
         import json
@@ -51,7 +50,7 @@ def lock_status_command(config_arg: str | None, app: str | None, as_json: bool) 
 
 def describe(state: Any, now: Any) -> str:
     """The lock's state in words (also used by `elb-upgrade status`)."""
-    from elb_upgrade.historyview import human
+    from elb_upgrade.clock import human
 
     holder = state.holder
     if state.state == "held" and holder is None:

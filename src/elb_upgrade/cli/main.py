@@ -64,8 +64,22 @@ cli.add_command(status_command)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; the one place an exception becomes an exit code and a message.
+
+    An upgrade decides its own ending (`elb_upgrade.run`); every other command lets our
+    errors reach here, and `elb_upgrade.results.exit_code_for` says the code.
+    """
+    from elb_upgrade.errors import ElbUpgradeError
+    from elb_upgrade.results import exit_code_for
+
     try:
         result = cli.main(args=argv, prog_name="elb-upgrade", standalone_mode=False)
+    except ElbUpgradeError as exc:
+        from elb_upgrade.ui import printable
+
+        hint = f" → {exc.hint}" if exc.hint else ""
+        click.echo(printable(f"error: {exc.message}{hint}"), err=True)
+        return exit_code_for(exc)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:

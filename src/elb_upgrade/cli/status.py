@@ -21,24 +21,18 @@ def status_command(config_arg: str | None, as_json: bool) -> int:
     import datetime as dt
     from pathlib import Path
 
-    from elb_upgrade import config, history, status
-    from elb_upgrade.errors import ElbUpgradeError
-    from elb_upgrade.gate import http_fetch
+    from elb_upgrade import config, status
+    from elb_upgrade.history import record
     from elb_upgrade.platforms.base import get_platform
+    from elb_upgrade.readiness_fetch import http_fetch
 
+    cfg = config.load(config.find(config_arg, Path.cwd(), os.environ), os.environ)
+    platform = get_platform(cfg.platform, cfg.app)
+    fetch, close = http_fetch()
     try:
-        cfg = config.load(config.find(config_arg, Path.cwd(), os.environ), os.environ)
-        platform = get_platform(cfg.platform, cfg.app)
-        fetch, close = http_fetch()
-        try:
-            report = status.gather(
-                cfg, platform, fetch, os.environ, history.default_path(os.environ)
-            )
-        finally:
-            close()
-    except ElbUpgradeError as exc:
-        click.echo(f"error: {exc.message} → {exc.hint}", err=True)
-        return exc.exit_code
+        report = status.gather(cfg, platform, fetch, os.environ, record.default_path(os.environ))
+    finally:
+        close()
     now = dt.datetime.now(dt.UTC)
     if as_json:
         import json
@@ -68,7 +62,10 @@ def to_json(report: Any, now: Any) -> dict[str, Any]:
             "http_status": ready.http_status,
             "status": ready.status,
             "revision": ready.revision,
-            "components": [vars(c).copy() for c in ready.components],
+            "components": [
+                {"name": c.name, "status": c.status, "error_class": c.error_class}
+                for c in ready.components
+            ],
             "error": ready.error,
         },
         "lock": report.lock.to_json(now),

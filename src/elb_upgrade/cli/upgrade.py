@@ -80,8 +80,7 @@ def _complete_scope(_ctx: click.Context, _param: click.Parameter, incomplete: st
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary on stdout.")
 def upgrade_command(scope: str, as_json: bool, **flags: Any) -> int:
     """Upgrade SCOPE: preflight, lock, snapshot, build, deploy, gate, roll back on failure."""
-    from elb_upgrade.outcome import Options
-    from elb_upgrade.run import summary, upgrade
+    from elb_upgrade.run import Options, summary, upgrade
     from elb_upgrade.ui import make_reporter
 
     flags["yes"] = flags["yes"] or flags["logs"]

@@ -106,6 +106,9 @@ class Platform(Protocol):
     def follow_logs(self, container: str, out: TextIO) -> None:
         """Stream `container`'s log to `out` until interrupted."""
 
+    def manual_restore_commands(self, images: Mapping[str, str]) -> list[str]:
+        """Shell commands an operator runs to put container → image in place by hand."""
+
 
 PlatformFactory = Callable[[AppSpec], Platform]
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from elb_upgrade.clock import Clock, SystemClock
 from elb_upgrade.errors import ConflictError, ImageMissingError, PlatformUnavailable
+from elb_upgrade.platforms.azure import manual
 from elb_upgrade.platforms.azure.settings import Runner, load, run_command
 from elb_upgrade.platforms.base import (
     AppState,
@@ -198,6 +199,9 @@ class AzurePlatform:
 
     def discard(self, deployment: Deployment, log: LogSink) -> None:
         """Never staged here: nothing to remove."""
+
+    def manual_restore_commands(self, images: Mapping[str, str]) -> list[str]:
+        return manual.manual_restore_commands(self.app, images)
 
     def follow_logs(self, container: str, out: TextIO) -> None:
         from elb_upgrade.platforms.azure import logs

@@ -16,6 +16,7 @@ from elb_upgrade.platforms.base import (
     RevisionStatus,
 )
 from elb_upgrade.platforms.docker import containers as ct
+from elb_upgrade.platforms.docker import manual
 from elb_upgrade.platforms.docker.build import build_image
 from elb_upgrade.platforms.docker.engine import connect, translated
 from elb_upgrade.spec import AppSpec, ImageSpec
@@ -115,6 +116,9 @@ class DockerPlatform:
 
     def discard(self, deployment: Deployment, log: LogSink) -> None:
         """Never staged here: nothing to remove."""
+
+    def manual_restore_commands(self, images: Mapping[str, str]) -> list[str]:
+        return manual.manual_restore_commands(self.app, images)
 
     def follow_logs(self, container: str, out: TextIO) -> None:
         """Stream the container's log to `out` until it stops or Ctrl+C."""

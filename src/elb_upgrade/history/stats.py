@@ -21,11 +21,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from elb_upgrade.clock import iso_z
-from elb_upgrade.historyview import Entry, moment
+from elb_upgrade.clock import iso_z, moment
+from elb_upgrade.history.read import Entry
+from elb_upgrade.results import Result
 
-SUCCEEDED = frozenset({"success", "rollback_success"})
-UNTOUCHED = frozenset({"parity_rejected", "preflight_failed", "lock_held", "aborted_by_user"})
+SUCCEEDED = frozenset(r.value for r in Result if r.succeeded)
+UNTOUCHED = frozenset(
+    {Result.PARITY_REJECTED, Result.PREFLIGHT_FAILED, Result.LOCK_HELD, Result.ABORTED_BY_USER}
+)
 
 
 @dataclass(frozen=True)

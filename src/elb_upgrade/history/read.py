@@ -1,9 +1,9 @@
-"""Views of the deploy history: stream it, filter it, keep the last runs (pure, no printing).
+"""Deploy history, the reader: stream it, filter it, keep the last runs (pure, no printing).
 
 The file is read line by line and never held whole, so `elb-upgrade history` over a
 100,000-line file stays well under a second. Lines that are not ours (corrupt, foreign,
 half-written by a full disk) are counted in `Scan.skipped`, never fatal. Statistics are
-in `elb_upgrade.stats`.
+in `elb_upgrade.history.stats`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from elb_upgrade.clock import moment
 from elb_upgrade.errors import ElbUpgradeError, UsageError
-from elb_upgrade.history import RESULTS, parse_line
+from elb_upgrade.results import RECORDED
 
 Entry = dict[str, Any]
 _AGE = re.compile(r"^(\d+)([smhdw])$")
@@ -48,7 +49,7 @@ class Scan:
             with _open_regular(self.path) as handle:
                 self.found = True
                 for raw in handle:
-                    entry = fast_parse(raw)
+                    entry = parse_line(raw)
                     if entry is None:
                         self.skipped += raw.strip() != b""
                     else:
@@ -60,20 +61,20 @@ class Scan:
             raise _unreadable(self.path, exc) from None
 
 
-def fast_parse(raw: bytes) -> Entry | None:
-    """`history.parse_line`, about twice as fast: json's C scanner without `json.loads`'
-    layers. Anything unusual (a blank, corrupt or oddly spaced line) goes to
-    `parse_line` itself, so the two always agree (a test pins it)."""
+def parse_line(raw: bytes) -> Entry | None:
+    """One history line as a dict, or None when it is not one of ours (blank, corrupt,
+    foreign, or a torn line). The only parser of history lines: json's C scanner run
+    directly, about twice as fast as `json.loads` on 100,000 lines (docs/benchmarks.md)."""
     try:
-        text = raw.decode()
+        text = raw.decode("utf-8-sig").strip()
         data, end = _SCAN(text, 0)
-    except (UnicodeDecodeError, ValueError, StopIteration):
-        return parse_line(raw)
-    if end != len(text) and not text[end:].isspace():
+    except (UnicodeDecodeError, ValueError, StopIteration, RecursionError):
         return None
-    if not isinstance(data, dict) or "ts" not in data or "scope" not in data:
+    if end != len(text) or not isinstance(data, dict):
         return None
-    if "result" not in data or not isinstance(data.get("elapsed_seconds", 0), int | float):
+    if "ts" not in data or "scope" not in data or "result" not in data:
+        return None
+    if not isinstance(data.get("elapsed_seconds", 0), int | float):
         return None
     return data
 
@@ -138,10 +139,10 @@ def make_filter(
     now: dt.datetime,
 ) -> Filter:
     """A Filter from command-line values; UsageError names a bad result or --since."""
-    unknown = sorted(set(results) - set(RESULTS))
+    unknown = sorted(set(results) - set(RECORDED))
     if unknown:
         raise UsageError(
-            f"unknown result {', '.join(unknown)}", hint=f"use one of: {', '.join(RESULTS)}"
+            f"unknown result {', '.join(unknown)}", hint=f"use one of: {', '.join(RECORDED)}"
         )
     return Filter(
         frozenset(apps),
@@ -166,34 +167,8 @@ def parse_since(text: str, now: dt.datetime) -> dt.datetime:
     return when
 
 
-def moment(value: object) -> dt.datetime | None:
-    """An aware UTC datetime from a history `ts` (naive means UTC); None when unparsable."""
-    if not isinstance(value, str):
-        return None
-    try:
-        when = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when
-
-
 def last(entries: Iterable[Entry], keep: Filter, limit: int) -> list[Entry]:
     """The last `limit` entries (0: all) that `keep` accepts, oldest first."""
     tail: collections.deque[Entry] = collections.deque(maxlen=limit or None)
     tail.extend(keep.apply(entries))
     return list(tail)
-
-
-def human(seconds: float) -> str:
-    """`45s`, `3m 12s`, `3h 12m`, `2d 4h`: a duration an operator reads at a glance."""
-    total = max(0, round(seconds))
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    if minutes:
-        return f"{minutes}m {secs}s"
-    return f"{secs}s"

@@ -1,6 +1,6 @@
-"""Deploy history: one JSON line per terminal outcome of a run.
+"""Deploy history, the writer: one JSON line per terminal outcome of a run.
 
-Contract (DESIGN.md): keys in this order, then additive keys —
+Contract (docs/architecture.md, history line): keys in this order, then additive keys —
     ts, scope, app, tag, head_sha, result, elapsed_seconds, message, exit_code
 The line is written with a single `write()` on an `O_APPEND` descriptor and kept under
 4 KiB (the message is truncated), so concurrent runs on one local filesystem never tear
@@ -15,24 +15,11 @@ import json
 import os
 import stat
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-RESULTS = (
-    "success",
-    "parity_rejected",
-    "preflight_failed",
-    "lock_held",
-    "build_in_progress",
-    "upgrade_failed",
-    "upgrade_failed_rolled_back",
-    "rollback_failed",
-    "rollback_success",
-    "aborted_by_user",
-    "aborted",
-)
 KEYS = (
     "ts",
     "scope",
@@ -148,45 +135,6 @@ def _torn_tail(fd: int) -> bool:
         return os.pread(fd, 1, info.st_size - 1) != b"\n"
     except OSError:
         return False
-
-
-@dataclass(frozen=True)
-class Loaded:
-    entries: list[dict[str, Any]]
-    skipped: int
-
-
-def load(path: Path) -> Loaded:
-    """Every valid history line of `path`; corrupt or foreign lines are counted, not fatal."""
-    entries: list[dict[str, Any]] = []
-    skipped = 0
-    for raw in _lines(path):
-        entry = parse_line(raw)
-        if entry is None:
-            skipped += 1
-        else:
-            entries.append(entry)
-    return Loaded(entries, skipped)
-
-
-def parse_line(raw: bytes) -> dict[str, Any] | None:
-    """One history line as a dict, or None when it is not one of ours."""
-    if not raw.strip():
-        return None
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(data, dict) or not all(k in data for k in ("ts", "scope", "result")):
-        return None
-    if not isinstance(data.get("elapsed_seconds", 0), int | float):
-        return None
-    return data
-
-
-def _lines(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as handle:
-        yield from handle
 
 
 def _dump(fields: dict[str, Any]) -> bytes:

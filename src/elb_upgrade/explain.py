@@ -3,10 +3,7 @@
 When a restore fails (the engine or the registry went away) or a run is interrupted
 while it changes containers, the operator needs two things at once: what each container
 runs *now* (asked of the platform when it still answers) and the exact commands that
-finish the job by hand. Platforms may supply those commands through an optional
-`manual_restore_commands(images)` method (not part of the `Platform` protocol, so no
-platform has to); for the built-in platforms without it they are built here from the
-documented manual rollback (docs/operate/upgrade.md), every argument shell-quoted.
+finish the job by hand (each platform's `manual_restore_commands`).
 """
 
 from __future__ import annotations
@@ -18,7 +15,6 @@ from dataclasses import dataclass
 
 from elb_upgrade.gate import Verdict
 from elb_upgrade.platforms.base import Platform
-from elb_upgrade.spec import AppSpec
 from elb_upgrade.ui import Reporter
 
 CURRENT_TIMEOUT = 10.0
@@ -76,7 +72,6 @@ def container_states(ui: Reporter, platform: Platform, target: Target) -> str:
 def explain_stranded(
     ui: Reporter,
     platform: Platform,
-    app: AppSpec,
     target: Target,
     config_arg: str | None,
     *,
@@ -91,7 +86,7 @@ def explain_stranded(
         ui.info("when the platform answers again, finish the restore (the snapshot is kept):")
         ui.detail(retry)
         ui.info("or by hand, without elb-upgrade:")
-        for command in manual_commands(platform, app, target.images):
+        for command in platform.manual_restore_commands(dict(target.images)):
             ui.detail(command)
     return summary
 
@@ -118,57 +113,3 @@ def running_now(
     worker.start()
     worker.join(timeout)
     return answer[0] if answer else (None, f"no answer within {timeout:g}s")
-
-
-def manual_commands(platform: Platform, app: AppSpec, images: Mapping[str, str]) -> list[str]:
-    """Shell commands that put `images` in place on `platform` by hand."""
-    supplied = getattr(platform, "manual_restore_commands", None)
-    if callable(supplied):
-        return [str(line) for line in supplied(dict(images))]
-    builder = _BUILTIN.get(platform.name)
-    if builder is not None:
-        return builder(app, images)
-    return [f"# on {platform.name}: set container {n} to image {i}" for n, i in images.items()]
-
-
-def _docker(app: AppSpec, images: Mapping[str, str]) -> list[str]:
-    q = shlex.quote
-    commands = ["envdir=$(mktemp -d)  # keeps each container's environment, mode 0700"]
-    revision = f"{app.name}--manual"
-    specs = {c.name: c for c in app.containers}
-    for name, image in images.items():
-        container = f"{app.name}-{name}"
-        argv = list(specs[name].command) if name in specs else []
-        commands += [
-            f"docker inspect {q(container)} --format '{{{{range .Config.Env}}}}{{{{println .}}}}"
-            f"{{{{end}}}}' | grep -v '^CONTAINER_APP_REVISION=' > \"$envdir/{name}.env\"",
-            f"docker rm -f {q(container)}",
-            " ".join(
-                [
-                    "docker run -d --name",
-                    q(container),
-                    "--network host --init --restart on-failure:2",
-                    f'--env-file "$envdir/{name}.env"',
-                    f"-e CONTAINER_APP_REVISION={q(revision)}",
-                    f"--label elb-upgrade.app={q(app.name)}",
-                    f"--label elb-upgrade.container={q(name)}",
-                    f"--label elb-upgrade.revision={q(revision)}",
-                    q(image),
-                    *(q(arg) for arg in argv),
-                ]
-            ),
-        ]
-    return commands
-
-
-def _azure(app: AppSpec, images: Mapping[str, str]) -> list[str]:
-    q = shlex.quote
-    name = app.settings.get("CONTAINER_APP_NAME") or "<CONTAINER_APP_NAME>"
-    group = app.settings.get("AZURE_RESOURCE_GROUP") or "<AZURE_RESOURCE_GROUP>"
-    return [
-        f"az containerapp update -n {q(name)} -g {q(group)} --container-name {q(c)} --image {q(i)}"
-        for c, i in images.items()
-    ]
-
-
-_BUILTIN = {"docker": _docker, "azure": _azure}
