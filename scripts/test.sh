@@ -14,3 +14,5 @@ echo "==> mypy --strict src"
 uv run --quiet mypy
 echo "==> pytest"
 uv run --quiet pytest "$@"
+echo "==> unit tests at the lowest versions pyproject.toml allows"
+"$ROOT/scripts/lowest.sh" -q

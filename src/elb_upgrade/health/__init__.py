@@ -57,7 +57,16 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'elb_upgrade.health' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    try:
+        loaded = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        from elb_upgrade.extras import MissingExtra, extra_for
+
+        extra = extra_for(exc.name or "")
+        if extra is None:
+            raise
+        raise MissingExtra(extra, f"elb_upgrade.health.{name}") from None
+    return getattr(loaded, name)
 
 
 __all__ = [

@@ -118,6 +118,9 @@ _BUILTIN: dict[str, str] = {
 }
 
 
+_EXTRAS: dict[str, str] = {"azure": "azure"}  # platform → the optional extra it needs
+
+
 def platform_names() -> list[str]:
     return sorted(_BUILTIN)
 
@@ -131,6 +134,10 @@ def get_platform(name: str, app: AppSpec) -> Platform:
             hint=f"use one of: {', '.join(platform_names())} (or a module:Class import path)",
         )
     module_name, _, attr = target.partition(":")
+    if name in _EXTRAS:
+        from elb_upgrade.extras import require
+
+        require(_EXTRAS[name], f"the {name} platform")
     try:
         factory: PlatformFactory = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
