@@ -100,4 +100,5 @@ if __name__ == "__main__":
         log_level="warning",
         access_log=False,
         backlog=4096,
+        timeout_keep_alive=60,  # like a load balancer's pool: connections stay open
     )
