@@ -125,7 +125,7 @@ def amplification(env: dict[str, str], tmp: Path, redis_url: str, seconds: int) 
 HOSTILE_APP = ROOT / "tests" / "health" / "hostile_app.py"
 STORM_CONNECTIONS = 2000
 STORM_SETTLE = 2  # seconds for wrk to open its 2,000 connections before liveness is timed
-STORM_DELAY_MS = 4000  # mean wait of a storm connection before each request (random)
+STORM_DELAY_MS = 8000  # mean wait of a storm connection before each request (random)
 VALIDATE_LUA = """
 bad, count = 0, 0
 local threads = {}

@@ -1,6 +1,6 @@
 """`azure_storage_probe`: one page of `list_tables` on the Azure Table Storage data plane.
 
-This is the seed's Storage check: it proves the whole path an app's data calls take
+This is elb-dashboard's Storage check: it proves the whole path an app's data calls take
 (DNS, private endpoint, firewall, identity, RBAC) with the cheapest request there is.
 """
 

@@ -1,4 +1,4 @@
-"""`http_probe`: a sidecar's health URL answers 2xx and says it is ok (the seed's terminal).
+"""`http_probe`: a sidecar's health URL answers 2xx and says it is ok (elb-dashboard's terminal).
 
 Non-critical by default: a sidecar that is down degrades one feature, it should not take
 the whole app out of the load balancer.
