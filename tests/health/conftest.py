@@ -33,6 +33,9 @@ IDENTITY_AND_CONFIG_ENV = (
     "AZURE_CLIENT_SECRET",
     "AZURE_FEDERATED_TOKEN_FILE",
     "CONTAINER_APP_REVISION",
+    "STRICT_READINESS_DETAIL",
+    "STORAGE_PROBE_CACHE_TTL_OK_SECONDS",
+    "STORAGE_PROBE_CACHE_TTL_BAD_SECONDS",
 )
 T = TypeVar("T")
 
@@ -113,6 +116,16 @@ SIDECAR_ROUTES: dict[str, tuple[int, bytes]] = {
     "/starting": (200, b'{"status": "starting"}'),
     "/text-bad": (200, b"warming up"),
     "/fail": (503, b'{"status": "down"}'),
+    # Secrets straddling the 100-character quote of what the sidecar said.
+    "/leaky-url": (
+        200,
+        b'{"status": "' + b"w" * 80 + b' redis://admin:SuperSecretSide@cache:6379/0"}',
+    ),
+    "/leaky-jwt": (
+        200,
+        b'{"status": "' + b"w" * 70 + b" token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhcHAifQ.c2ln"
+        b'bmF0dXJl rejected"}',
+    ),
 }
 
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
 
 import pytest
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.identity import DefaultAzureCredential
 
 import services
-from elb_upgrade.health import ComponentResult, Probe, azure_storage_probe
+from elb_upgrade.health import ComponentResult, Probe, Readiness, azure_storage_probe
+from health.healthkit import FakeClock
 
 RunProbe = Callable[[Probe], ComponentResult]
 WRONG_KEY = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXk="
@@ -96,3 +100,58 @@ def test_a_service_that_never_answers_times_out_within_the_probe_timeout(
 def test_a_bad_setting_is_reported_down_not_raised_at_startup(run_probe: RunProbe) -> None:
     result = run_probe(azure_storage_probe(connection_string="not a connection string"))
     assert result.status == "down" and result.error_class == "ValueError"
+
+
+def counted(probe: Probe) -> tuple[Probe, list[int]]:
+    """The same probe, counting the requests it sends (each call is one list_tables)."""
+    calls: list[int] = []
+
+    def check() -> Any:
+        calls.append(1)
+        return probe.check()
+
+    return replace(probe, check=check), calls
+
+
+def test_storage_ttl_variables_set_how_long_each_verdict_is_reused(
+    azurite_service: services.AzuriteService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STORAGE_PROBE_CACHE_TTL_OK_SECONDS", "60")
+    monkeypatch.setenv("STORAGE_PROBE_CACHE_TTL_BAD_SECONDS", "10")
+    clock = FakeClock()
+    good, good_calls = counted(
+        azure_storage_probe(connection_string=azurite_service.connection_string())
+    )
+    bad, bad_calls = counted(
+        azure_storage_probe(
+            connection_string=azurite_service.connection_string(WRONG_KEY), name="bad"
+        )
+    )
+    readiness = Readiness(version="1", probes=[good, bad], clock=clock)
+    statuses = []
+    for step in (0, 30, 31):  # t = 0, 30, 61: the policy's 15 s / 3 s would re-probe each time
+        clock.advance(step)
+        body = asyncio.run(readiness.check()).body["components"]
+        statuses.append((body["azure_storage"]["status"], body["bad"]["status"]))
+    readiness.close()
+    assert statuses == [("ok", "down")] * 3
+    assert len(good_calls) == 2  # t=0 and t=61 (past 60 s)
+    assert len(bad_calls) == 3  # t=0, 30, 61 (each past 10 s)
+
+
+def test_storage_ttl_arguments_win_over_the_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STORAGE_PROBE_CACHE_TTL_OK_SECONDS", "60")
+    probe = azure_storage_probe(ok_ttl=5)
+    assert (probe.ok_ttl, probe.down_ttl) == (5, None)
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-3", "nan", "inf"])
+def test_a_bad_storage_ttl_variable_is_down_naming_it(
+    run_probe: RunProbe, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("STORAGE_PROBE_CACHE_TTL_BAD_SECONDS", value)
+    result = run_probe(azure_storage_probe())
+    assert (result.status, result.error_class) == ("down", "ValueError")
+    assert (result.error or "").startswith(
+        f"STORAGE_PROBE_CACHE_TTL_BAD_SECONDS={value!r} is not a number of seconds > 0"
+    )

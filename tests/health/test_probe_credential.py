@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from azure.core.credentials import AccessToken
-from azure.identity import DefaultAzureCredential
+from azure.identity import ChainedTokenCredential, DefaultAzureCredential, EnvironmentCredential
 
-from elb_upgrade.health import ComponentResult, Probe, azure_credential_probe
+from elb_upgrade.health import ComponentResult, Probe, Readiness, azure_credential_probe
 
 RunProbe = Callable[[Probe], ComponentResult]
 
@@ -74,3 +75,32 @@ def test_token_fetch_failure_is_client_authentication_error(run_probe: RunProbe)
 
 def test_token_is_not_fetched_unless_asked(run_probe: RunProbe) -> None:
     assert run_probe(azure_credential_probe(no_identity_credential)).status == "ok"
+
+
+def test_type_names_the_credential_that_was_found(run_probe: RunProbe) -> None:
+    result = run_probe(azure_credential_probe(StaticToken, fetch_token=True))
+    assert (result.status, result.kind) == ("ok", "StaticToken")
+
+
+def test_type_names_the_link_of_a_chain_that_got_the_token(run_probe: RunProbe) -> None:
+    # A real chain: a real EnvironmentCredential (no variables here) is unavailable, the
+    # next link serves the token.
+    chain = ChainedTokenCredential(EnvironmentCredential(), StaticToken())
+    result = run_probe(azure_credential_probe(lambda: chain, fetch_token=True))
+    assert (result.status, result.kind) == ("ok", "StaticToken")
+
+
+def test_type_is_reported_when_the_token_fetch_fails(run_probe: RunProbe) -> None:
+    result = run_probe(azure_credential_probe(no_identity_credential, fetch_token=True))
+    assert (result.status, result.kind) == ("down", "DefaultAzureCredential")
+
+
+def test_type_is_in_the_component_body_and_hidden_from_anonymous_callers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("IDENTITY_ENDPOINT", "http://localhost:42356/msi/token")
+    readiness = Readiness(version="1", probes=[azure_credential_probe()])
+    shown = asyncio.run(readiness.check()).body["components"]["azure_credential"]
+    hidden = asyncio.run(readiness.check(details=False)).body["components"]["azure_credential"]
+    assert shown["type"] == "DefaultAzureCredential" and shown["status"] == "ok"
+    assert hidden == {"status": "ok"}

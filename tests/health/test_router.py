@@ -133,3 +133,38 @@ def test_real_app_with_redis_azurite_and_a_sidecar(
     }
     assert components["terminal"]["critical"] is False
     readiness.close()
+
+
+def test_strict_readiness_detail_hides_details_from_anonymous_callers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The original route's switch: with it, every caller the app's `details` policy does not
+    # single out is anonymous (with the default `details=True`, that is everyone).
+    monkeypatch.setenv("STRICT_READINESS_DETAIL", "true")
+    readiness = Readiness(version="1", probes=[Probe("redis", failing)])
+    everyone = get(serve(readiness), "/api/health/ready")
+    by_token = serve(readiness, details=header_token("X-Health-Token", "s3cret"))
+    anonymous = get(by_token, "/api/health/ready")
+    trusted = get(by_token, "/api/health/ready", {"X-Health-Token": "s3cret"})
+    assert everyone.status_code == anonymous.status_code == trusted.status_code == 503
+    assert everyone.json()["components"] == {"redis": {"status": "down"}}
+    assert anonymous.json()["components"] == {"redis": {"status": "down"}}
+    assert trusted.json()["components"]["redis"]["error_class"] == "ConnectionError"
+
+
+@pytest.mark.parametrize("value", ["false", "0", ""])
+def test_strict_readiness_detail_off_keeps_the_apps_policy(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("STRICT_READINESS_DETAIL", value)
+    readiness = Readiness(version="1", probes=[Probe("redis", failing)])
+    body = get(serve(readiness), "/api/health/ready").json()
+    assert body["components"]["redis"]["error_class"] == "ConnectionError"
+
+
+def test_strict_readiness_detail_that_is_not_a_boolean_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STRICT_READINESS_DETAIL", "maybe")
+    with pytest.raises(ValueError, match=r"STRICT_READINESS_DETAIL='maybe' is not true or false"):
+        serve(Readiness(version="1"))

@@ -1,6 +1,6 @@
 """Component views → the readiness response (status code and body). Pure: no I/O, no clock.
 
-The body is the contract the `elb-upgrade` gate parses (DESIGN.md, "Readiness response"):
+The body is the contract the `elb-upgrade` gate parses (docs/health.md, "The response contract"):
 
     200 {"status": "ready", "version", "revision", "components", "retryable": false,
          "retry_after_seconds": null}

@@ -20,10 +20,11 @@ only within the event loop that started it.
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from elb_upgrade.health.result import ComponentResult, down_from
@@ -41,6 +42,24 @@ class CachePolicy:
     down_ttl: float = 3.0  # also skipped and degraded: recovery should show up fast
     stale_while_revalidate: bool = False
     max_age: float = 60.0  # stale entries older than this are never served
+
+    def __post_init__(self) -> None:
+        for name in ("ok_ttl", "down_ttl", "max_age"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(f"CachePolicy.{name} must be a number of seconds")
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"CachePolicy.{name} must be a finite number >= 0, got {value!r}")
+
+    def with_ttls(self, ok_ttl: float | None, down_ttl: float | None) -> CachePolicy:
+        """This policy with the TTLs that are given (not None) replaced."""
+        if ok_ttl is None and down_ttl is None:
+            return self
+        return replace(
+            self,
+            ok_ttl=self.ok_ttl if ok_ttl is None else ok_ttl,
+            down_ttl=self.down_ttl if down_ttl is None else down_ttl,
+        )
 
     def ttl(self, result: ComponentResult) -> float:
         return self.ok_ttl if result.status == "ok" else self.down_ttl
@@ -76,16 +95,30 @@ class ProbeCache:
         self._wall_clock = wall_clock
         self._lock = threading.Lock()
         self._entries: dict[str, Entry] = {}
+        self._policies: dict[str, CachePolicy] = {}  # per-component TTL overrides
         self._inflight: dict[str, asyncio.Task[Entry]] = {}
         self._generation = 0  # bumped by reset(): refreshes started before it are dropped
+
+    def override(self, name: str, ok_ttl: float | None, down_ttl: float | None) -> None:
+        """Use other TTLs for component `name` (None keeps the policy's)."""
+        policy = self.policy.with_ttls(ok_ttl, down_ttl)
+        with self._lock:
+            if policy is self.policy:
+                self._policies.pop(name, None)
+            else:
+                self._policies[name] = policy
+
+    def policy_for(self, name: str) -> CachePolicy:
+        return self._policies.get(name, self.policy)
 
     async def get(self, name: str, refresh: Refresh) -> tuple[Entry, float]:
         """The entry to show for `name` and its age in seconds, probing only when needed."""
         now = self._clock()
+        policy = self.policy_for(name)
         with self._lock:
             entry = self._entries.get(name)
-            usable = entry is not None and self._usable(entry, now)
-            fresh = entry is not None and now - entry.at < self.policy.ttl(entry.result)
+            usable = entry is not None and self._usable(policy, entry, now)
+            fresh = entry is not None and now - entry.at < policy.ttl(entry.result)
             task = None if fresh else self._task_for(name, refresh)
         if entry is not None and usable:
             return entry, max(0.0, now - entry.at)  # fresh, or stale while `task` refreshes
@@ -104,7 +137,7 @@ class ProbeCache:
         if entry is None:
             return None
         age = self._clock() - entry.at
-        return (entry, max(0.0, age)) if age < self.policy.ttl(entry.result) else None
+        return (entry, max(0.0, age)) if age < self.policy_for(name).ttl(entry.result) else None
 
     def reset(self) -> None:
         """Forget every result and in-flight refresh (for tests and after reconfiguration)."""
@@ -113,11 +146,12 @@ class ProbeCache:
             self._inflight.clear()
             self._generation += 1
 
-    def _usable(self, entry: Entry, now: float) -> bool:
+    @staticmethod
+    def _usable(policy: CachePolicy, entry: Entry, now: float) -> bool:
         age = now - entry.at
-        if age < self.policy.ttl(entry.result):
+        if age < policy.ttl(entry.result):
             return True
-        return self.policy.stale_while_revalidate and age < self.policy.max_age
+        return policy.stale_while_revalidate and age < policy.max_age
 
     def _task_for(self, name: str, refresh: Refresh) -> asyncio.Task[Entry]:
         """The running refresh for `name` in this loop, or a new one (lock held)."""
@@ -131,7 +165,12 @@ class ProbeCache:
     async def _refresh(self, name: str, refresh: Refresh, generation: int) -> Entry:
         try:
             result = await refresh()
-        except Exception as exc:  # refreshes should not raise; if one does, it is "down"
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # the app is shutting down: nothing to cache
+            result = down_from(exc)
+        except BaseException as exc:  # refreshes should not raise; if one does, it is "down"
             result = down_from(exc)
         entry = Entry(result, self._clock(), iso_utc(self._wall_clock()))
         with self._lock:

@@ -46,6 +46,10 @@ _HINTS: dict[str, str] = {
     "ConnectError": "the sidecar did not accept a connection: is its container running?",
     "HTTPStatusError": "the sidecar answered but is unhealthy: read its logs",
     "gaierror": "the host name does not resolve: check DNS and the configured host",
+    "InvalidProbeResult": (
+        "the app's own check returned something that is no result: make it return None or "
+        "True (ok), False (down), or ok()/degraded()/skipped()/down(), and redeploy"
+    ),
 }
 
 _DEFAULT = "read the error text and the app's logs for this component"

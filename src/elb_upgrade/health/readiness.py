@@ -52,6 +52,8 @@ class Readiness:
         self.retry_after_seconds = retry_after_seconds
         self.cache = ProbeCache(cache, clock=clock, wall_clock=wall_clock)
         self._runners = [ProbeRunner(p, self._executor) for p in probes]
+        for p in probes:
+            self.cache.override(p.name, p.ok_ttl, p.down_ttl)
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 

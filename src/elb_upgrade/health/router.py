@@ -9,6 +9,7 @@ FastAPI is an optional extra (`pip install elb-upgrade[fastapi]`); nothing else 
 from __future__ import annotations
 
 import hmac
+import os
 from collections.abc import Callable
 
 from fastapi import APIRouter, Request
@@ -18,6 +19,9 @@ from elb_upgrade.health.readiness import Readiness
 
 DetailsPolicy = bool | Callable[[Request], bool]
 NO_STORE = {"Cache-Control": "no-store"}  # a proxy must never answer readiness from cache
+STRICT_ENV = "STRICT_READINESS_DETAIL"
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off"})
 
 
 def health_router(
@@ -28,7 +32,12 @@ def health_router(
     `details` says who sees component details: `True` (everyone), `False` (no one), or a
     predicate on the request, e.g. `header_token("X-Health-Token", secret)`. Callers not
     shown details get each component's status only; the status code is the same.
+
+    `STRICT_READINESS_DETAIL=true` (read once, here) makes every caller the app's `details`
+    does not single out anonymous: `True` becomes `False`; a predicate still shows details
+    to the callers it accepts.
     """
+    details = strict_details(details, os.environ.get(STRICT_ENV, ""))
     router = APIRouter(prefix=prefix, tags=["health"])
 
     @router.get("/health")
@@ -45,6 +54,19 @@ def health_router(
         return JSONResponse(report.body, status_code=report.status_code, headers=headers)
 
     return router
+
+
+def strict_details(details: DetailsPolicy, value: str) -> DetailsPolicy:
+    """Apply `STRICT_READINESS_DETAIL=value` to the app's `details` policy."""
+    word = value.strip().lower()
+    if word in _FALSE:
+        return details
+    if word not in _TRUE:
+        raise ValueError(
+            f"{STRICT_ENV}={value[:40]!r} is not true or false: set it to true (hide "
+            "component details from anonymous callers) or false, or unset it"
+        )
+    return False if details is True else details
 
 
 def header_token(header: str, token: str) -> Callable[[Request], bool]:

@@ -1,7 +1,8 @@
 """One log record per component state change (`ok → down`, `down → ok`, …).
 
 Called once per completed refresh, after the cache lock is released; because refreshes are
-single-flight, a transition is logged once however many requests observed it.
+single-flight, a transition is logged once however many requests observed it. Logging can
+never change an answer: a handler, filter or formatter that raises is ignored here.
 """
 
 from __future__ import annotations
@@ -24,12 +25,15 @@ def log_transition(name: str, previous: ComponentResult | None, current: Compone
         detail = f" ({current.error_class}: {current.error})"
     elif current.reason:
         detail = f" ({current.reason})"
-    logger.log(
-        level,
-        "health: %s %s → %s%s",
-        name,
-        before,
-        current.status,
-        detail,
-        extra={"component": name, "from_status": before, "to_status": current.status},
-    )
+    try:
+        logger.log(
+            level,
+            "health: %s %s → %s%s",
+            name,
+            before,
+            current.status,
+            detail,
+            extra={"component": name, "from_status": before, "to_status": current.status},
+        )
+    except BaseException:  # a broken log handler must not turn a readiness answer into a 500
+        return

@@ -2,7 +2,8 @@
 
 Building proves the identity configuration parses; fetching a token proves the identity
 exists and the token service is reachable, which is the first thing that breaks when a
-managed identity is detached or `AZURE_CLIENT_ID` is wrong.
+managed identity is detached or `AZURE_CLIENT_ID` is wrong. The component reports the
+credential's class as `"type"` (which credential was found), like the original route.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from elb_upgrade.health.probe import DEFAULT_TIMEOUT, Probe
-from elb_upgrade.health.result import ComponentResult, skipped
+from elb_upgrade.health.redact import describe
+from elb_upgrade.health.result import ComponentResult, ok, skipped
 
 STORAGE_SCOPE = "https://storage.azure.com/.default"
 # Variables that mean "this process has an Azure identity to use": managed identity (App
@@ -51,11 +53,28 @@ def azure_credential_probe(
         with lock:
             if not built:  # built once and kept: credentials cache their tokens
                 built.append(make())
+        credential = built[0]
         if fetch_token:
-            built[0].get_token(scope)
-        return None
+            try:
+                credential.get_token(scope)
+            except Exception as exc:
+                return ComponentResult(
+                    "down",
+                    error=describe(exc),
+                    error_class=type(exc).__name__,
+                    kind=credential_type(credential),
+                )
+        return ok(kind=credential_type(credential))
 
     return Probe(name, check, critical, timeout)
+
+
+def credential_type(credential: Any) -> str:
+    """The class of the credential that serves tokens: for a chain such as
+    `DefaultAzureCredential`, the link that last got one (e.g. `ManagedIdentityCredential`),
+    else the credential's own class (as the original route's `"type"` reported it)."""
+    found = getattr(credential, "_successful_credential", None)
+    return type(found if found is not None else credential).__name__
 
 
 def _default_credential() -> Any:

@@ -1,4 +1,4 @@
-"""`http_probe`: a sidecar's health URL answers 2xx and says it is ok (the seed's terminal).
+"""`http_probe`: a sidecar's health URL answers 2xx and says it is ok (elb-dashboard's terminal).
 
 Non-critical by default: a sidecar that is down degrades one feature, it should not take
 the whole app out of the load balancer.
@@ -12,10 +12,12 @@ import os
 import httpx
 
 from elb_upgrade.health.probe import DEFAULT_TIMEOUT, Probe
+from elb_upgrade.health.redact import safe_text
 from elb_upgrade.health.result import ComponentResult, degraded, skipped
 
 OK_WORDS = frozenset({"ok", "ready", "healthy", "pass", "up", "alive"})
 MAX_BODY = 4096  # a health body is tiny; never read an unbounded one
+MAX_SAID = 100  # how much of what the sidecar said is quoted in `reason`
 
 
 def http_probe(
@@ -43,20 +45,23 @@ def http_probe(
 
 
 def _read_bounded(response: httpx.Response) -> bytes:
+    """At most MAX_BODY bytes; a longer body loses its last, possibly cut, token too."""
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_bytes():
         chunks.append(chunk)
         size += len(chunk)
-        if size >= MAX_BODY:
-            break
-    return b"".join(chunks)[:MAX_BODY]
+        if size > MAX_BODY:
+            body = b"".join(chunks)[:MAX_BODY]
+            return body[: max(body.rfind(b" "), body.rfind(b"\n"), 0)]
+    return b"".join(chunks)
 
 
 def body_verdict(body: bytes) -> ComponentResult | None:
     """None when the body says ok (or says nothing), else a `degraded` result.
 
     Understood: empty, a plain word (`ok`, `healthy`, …), or JSON with a `status` field.
+    What the sidecar said is redacted whole, then folded and cut (never cut first).
     """
     text = body.decode("utf-8", "replace").strip()
     if not text:
@@ -72,4 +77,4 @@ def body_verdict(body: bytes) -> ComponentResult | None:
     said = str(parsed).strip()
     if said.lower() in OK_WORDS:
         return None
-    return degraded(f"sidecar says: {said[:100]}")
+    return degraded(f"sidecar says: {safe_text(said, MAX_SAID)}")

@@ -1,4 +1,4 @@
-"""`redis_probe`: PING over a long-lived redis-py client (the seed's Celery broker check)."""
+"""`redis_probe`: PING over a long-lived redis-py client (elb-dashboard's Celery broker check)."""
 
 from __future__ import annotations
 
