@@ -5,6 +5,7 @@ release records) and the deploy history. See `elb_upgrade.state.base` for the in
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from elb_upgrade.state.base import AZURE_BLOB, LOCAL, StateBackend, StateSettings
 
@@ -25,3 +26,22 @@ def open_backend(
 
     assert backend == LOCAL, backend
     return LocalBackend(environ)
+
+
+def for_command(
+    config_arg: str | None, override: str | None, environ: Mapping[str, str], cwd: Path
+) -> StateBackend:
+    """The backend of a command other than an upgrade (`history`, `lock`): the `[state]`
+    of the config found by the usual precedence; `local` when there is no config, as
+    before team mode (those commands never needed one)."""
+    from elb_upgrade import config
+    from elb_upgrade.errors import ConfigError
+
+    try:
+        path: Path | None = config.find(config_arg, cwd, environ)
+    except ConfigError:
+        if config_arg or environ.get("ELB_UPGRADE_CONFIG"):
+            raise
+        path = None
+    settings = config.load_state_settings(path, environ) if path else StateSettings()
+    return open_backend(settings, environ, override)

@@ -154,9 +154,11 @@ def _quote(value: str) -> str:
 
 @dataclass
 class _LeaseKeeper:
-    """Renews one lease in the background; `lost()` says why it is no longer ours."""
+    """Keeps one lease: renewed in the background every third of its length, and once
+    more whenever the sequencer asks `lost()` before a side effect, so a lease broken a
+    moment ago stops the run before that step, not at the next timer tick."""
 
-    lease: Any  # BlobLeaseClient on a client of its own (the run's thread never shares it)
+    lease: Any  # BlobLeaseClient on a client of its own (the run's requests never share it)
     blob: Any
     seconds: int
     metadata: dict[str, str]
@@ -165,12 +167,15 @@ class _LeaseKeeper:
         self._last_ok = time.monotonic()
         self._why: str | None = None
         self._stop = threading.Event()
+        self._renewing = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="elb-lease", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def lost(self) -> str | None:
+        if not self._why:
+            self._renew()
         if self._why:
             return self._why
         silent = time.monotonic() - self._last_ok
@@ -181,32 +186,37 @@ class _LeaseKeeper:
             )
         return None
 
-    def _loop(self) -> None:
+    def _renew(self) -> bool:
+        """Renew once; False when storage did not answer (the lease may still be ours)."""
         from azure.core.exceptions import AzureError, HttpResponseError
 
-        interval = self.seconds / 3
-        wait = interval
-        while not self._stop.wait(wait):
+        with self._renewing:
+            if self._why:
+                return False
             try:
                 self.lease.renew()
             except HttpResponseError as exc:
                 if exc.status_code in (409, 412):  # broken, expired and taken, or gone
                     code = getattr(exc, "error_code", None) or exc.status_code
                     self._why = f"the lease was ended by someone else ({code})"
-                    return
-                wait = 1.0
-                continue
+                return False
             except AzureError:
-                wait = 1.0
-                continue
-            self._last_ok, wait = time.monotonic(), interval
+                return False
+            self._last_ok = time.monotonic()
             self.metadata["renewed"] = iso_z(dt.datetime.now(dt.UTC))
             with contextlib.suppress(AzureError):
                 self.blob.set_blob_metadata(self.metadata, lease=self.lease.id)
+            return True
+
+    def _loop(self) -> None:
+        interval = self.seconds / 3
+        wait = interval
+        while not self._stop.wait(wait) and not self._why:
+            wait = interval if self._renew() else 1.0
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=30)
+        self._thread.join(timeout=60)
 
 
 class AzureBlobBackend:
