@@ -88,3 +88,22 @@ def test_state_defaults_to_local_and_reads_urls_with_variables(tmp_path: Path) -
 def test_bad_state_tables_name_the_key(tmp_path: Path, table: str, problem: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(problem)):
         config.load_state_settings(write(tmp_path, f"[state]\n{table}\n"), {})
+
+
+@pytest.mark.parametrize("url", ["https://acct.blob.core.windows.net", "https://"])
+def test_a_url_without_a_container_is_a_config_error(url: str) -> None:
+    from elb_upgrade.state import open_backend
+    from elb_upgrade.state.base import StateSettings
+
+    env = {"AZURE_STORAGE_CONNECTION_STRING": "AccountName=a;AccountKey=a2V5"}
+    with pytest.raises(ConfigError, match="is not a container URL"):
+        open_backend(StateSettings("azure-blob", url), env)
+
+
+def test_a_connection_string_without_credentials_names_the_fix() -> None:
+    from elb_upgrade.state import open_backend
+    from elb_upgrade.state.base import StateSettings
+
+    env = {"AZURE_STORAGE_CONNECTION_STRING": "BlobEndpoint=http://127.0.0.1:1/x"}
+    with pytest.raises(ConfigError, match="show-connection-string"):
+        open_backend(StateSettings("azure-blob", "https://a.blob.core.windows.net/c"), env)

@@ -239,13 +239,19 @@ class AzureBlobBackend:
 
     def _client(self) -> Any:
         sdk = _sdk()
-        return sdk.ContainerClient.from_container_url(
-            self.url,
-            credential=_credential(self.environ),
-            retry_policy=sdk.LinearRetry(backoff=1, retry_total=2, random_jitter_range=1),
-            connection_timeout=5,
-            read_timeout=20,
-        )
+        try:
+            return sdk.ContainerClient.from_container_url(
+                self.url,
+                credential=_credential(self.environ),
+                retry_policy=sdk.LinearRetry(backoff=1, retry_total=2, random_jitter_range=1),
+                connection_timeout=5,
+                read_timeout=20,
+            )
+        except ValueError as exc:  # no container in the path, not a URL
+            raise ConfigError(
+                f"[state] container_url {self.url[:120]!r} is not a container URL ({exc})",
+                hint="use https://<account>.blob.core.windows.net/<container>",
+            ) from None
 
     def where(self, app: str) -> str:
         return f"{self.url}/{app}/lock"
