@@ -12,13 +12,14 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from elb_upgrade import dotenv
 from elb_upgrade.errors import ConfigError, ScopeError
 from elb_upgrade.spec import AppSpec, ContainerSpec, ImageSpec
+from elb_upgrade.state.base import BACKENDS, LEASE_MAX, LEASE_MIN, StateSettings
 
 FILENAME = "elb-upgrade.toml"
 ROLLBACK = "rollback"
@@ -38,6 +39,7 @@ class Config:
     readiness_url: str
     scopes: Mapping[str, tuple[str, ...]]  # scope → image keys it builds
     aliases: Mapping[str, str]
+    state: StateSettings = field(default_factory=StateSettings)  # [state]: where runs share state
 
     @property
     def root(self) -> Path:
@@ -185,7 +187,42 @@ def _build(r: _Reader, path: Path, env: Mapping[str, str]) -> Config:
         readiness_url=r.text(app, "readiness_url", "app"),
         scopes=scopes,
         aliases=aliases,
+        state=_state(r),
     )
+
+
+def load_state_settings(path: Path, environ: Mapping[str, str]) -> StateSettings:
+    """Only the `[state]` table of the config at `path` (for `history` and `lock`, which
+    must work from a checkout whose other tables they do not need)."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"cannot read {path}: {exc}", hint="check the path and permissions"
+        ) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}", hint="fix the syntax") from exc
+    return _state(_Reader(raw, environment(path.parent, environ), path))
+
+
+def _state(r: _Reader) -> StateSettings:
+    table = r.table("state")
+    backend = r.text(table, "backend", "state", "local")
+    if backend not in BACKENDS:
+        r.fail("state.backend", f"must be one of {', '.join(BACKENDS)} (got {backend[:40]!r})")
+    url = r.text(table, "container_url", "state", "")
+    if backend != "local" and not url.startswith(("https://", "http://")):
+        r.fail(
+            "state.container_url",
+            "must be the container's URL, https://<account>.blob.core.windows.net/<container>",
+        )
+    lease = table.get("lease_seconds", 30)
+    if isinstance(lease, bool) or not isinstance(lease, int) or not LEASE_MIN <= lease <= LEASE_MAX:
+        r.fail(
+            "state.lease_seconds",
+            f"must be a whole number of seconds from {LEASE_MIN} to {LEASE_MAX} (Azure's range)",
+        )
+    return StateSettings(backend, url, lease)
 
 
 def _images(r: _Reader, root: Path) -> tuple[ImageSpec, ...]:

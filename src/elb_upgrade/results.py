@@ -46,6 +46,7 @@ class Result(enum.StrEnum):
     ROLLBACK_SUCCESS = "rollback_success"
     ABORTED_BY_USER = "aborted_by_user"
     ABORTED = "aborted"
+    LOCK_BROKEN = "lock_broken"  # `elb-upgrade lock break` (shared state): who broke whose lease
     DRY_RUN = "dry_run"  # printed in `--json`; never written to the history
 
     @property

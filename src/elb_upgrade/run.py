@@ -21,6 +21,7 @@ import math
 import re
 import sys
 import traceback
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -42,6 +43,7 @@ from elb_upgrade.errors import (
 from elb_upgrade.explain import Target, container_states, explain_failure, explain_stranded
 from elb_upgrade.history import record
 from elb_upgrade.results import CHANGING, USAGE_EXIT, Phase, Result, result_for
+from elb_upgrade.state.base import LockLostError, RunMeta, host_name
 from elb_upgrade.ui import Reporter
 
 if TYPE_CHECKING:
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
     from elb_upgrade.platforms.base import AppState, Deployment, Platform, RevisionStatus
     from elb_upgrade.readiness_body import Component, Fetch
     from elb_upgrade.spec import AppSpec
+    from elb_upgrade.state.base import Lease, StateBackend
 
 # Docker's tag grammar; Azure Container Registry's is the same. Anything else never
 # reaches a platform, a file name or a history line.
@@ -76,6 +79,7 @@ class Options:
     lock_wait: float = 0.0
     logs: bool = False
     config_arg: str | None = None
+    state: str | None = None  # `--state local`: override the config's [state] backend
 
 
 @dataclass
@@ -164,7 +168,7 @@ def upgrade(
             elapsed = round(clock.monotonic() - started)
             finished = Finished(run.outcome, exit_code, run.app, run.scope, elapsed, ts)
             if run.outcome.result is not Result.DRY_RUN and not options.dry_run:
-                _record(finished, environ, ui)
+                _record(finished, environ, ui, run.state, RunMeta.current(run.run_id, environ))
     return finished
 
 
@@ -203,7 +207,9 @@ class Run:
         self.scope = options.scope
         self.config: Config | None = None
         self.platform: Platform | None = None
-        self.snapshot_path = Path()
+        self.run_id = uuid.uuid4().hex
+        self.state: StateBackend | None = None  # where the lock, snapshot and history live
+        self.lease: Lease | None = None
         self.fetch: Fetch | None = None
         self.git: Git | None = None
         # What the current deploy or restore puts in place: reported if it is cut short.
@@ -220,15 +226,18 @@ class Run:
             self.scope = "unknown"
             raise
         self.opts = replace(self.opts, scope=self.scope)
-        self.snapshot_path = snapshot.default_path(cfg.app.name, environ)
+        from elb_upgrade.state import open_backend
+
+        self.state = open_backend(cfg.state, environ, self.opts.state)
         # The lock comes first, as `cli-upgrade.sh` takes its flock at script start: a
         # racing operator learns at once, before any slow preflight or SDK import, and
         # `--pull` never rewrites a checkout another run is building from.
         self.phase = Phase.LOCK
-        holder = lock.Holder.current(self.scope, self.clock)
-        path = lock.lock_path(self.snapshot_path)
-        held.enter_context(
-            lock.acquire(path, holder, self.opts.lock_wait, self.clock, self.ui.warn)
+        holder = replace(lock.Holder.current(self.scope, self.clock), host=host_name(environ))
+        self.lease = held.enter_context(
+            self.state.lock(
+                cfg.app.name, holder, self.run_id, self.opts.lock_wait, self.clock, self.ui.warn
+            )
         )
         self.phase = Phase.PREFLIGHT
         self.platform = self.edges.platform(cfg.platform, cfg.app)
@@ -310,15 +319,36 @@ class Run:
             raise Declined("declined at the prompt; nothing was changed")
 
     def _write_snapshot(self, state: AppState) -> None:
+        self._still_locked("writing the snapshot")
         snap = snapshot.Snapshot(
             self._cfg.app.name, self._platform.name, iso_z(self.clock.utcnow()), state
         )
-        snapshot.write(self.snapshot_path, snap)
-        self.ui.detail(f"snapshot of {state.revision or 'an empty app'} → {self.snapshot_path}")
+        self._state.write_snapshot(snap)
+        where = self._state.snapshot_where(snap.app)
+        self.ui.detail(f"snapshot of {state.revision or 'an empty app'} → {where}")
+
+    def _still_locked(self, before: str) -> None:
+        """Stop before a side effect once the lock is no longer ours (a shared lease that
+        could not be renewed, or `lock break`). Nothing is rolled back then: another run
+        may hold the lock now, and undoing would overwrite its work."""
+        why = self.lease.lost() if self.lease else None
+        if not why:
+            return
+        where = self._state.where(self.app)
+        if self.outcome.revision:
+            after = (
+                f"{self.outcome.revision} is deployed but not verified and was not rolled "
+                "back; check `elb-upgrade status`, and once `elb-upgrade lock status` shows "
+                "the lock free, run `elb-upgrade rollback` if it is bad"
+            )
+        else:
+            after = "nothing was deployed; rerun once `elb-upgrade lock status` shows it free"
+        raise LockLostError(f"lost the lock {where}: {why}; stopped before {before}", hint=after)
 
     def _build(self) -> dict[str, str]:
         """Build each image of the scope; image key → full image reference."""
         self.phase = Phase.BUILD
+        self._still_locked("building")
         refs = {}
         for key in self._cfg.scopes[self.opts.scope]:
             image = next(i for i in self._cfg.app.images if i.key == key)
@@ -331,6 +361,7 @@ class Run:
         containers = self._cfg.containers_for(self.opts.scope)
         wanted = {name: refs[key] for name, key in containers.items()}
         self.ui.phase(f"deploy {', '.join(sorted(wanted))}")
+        self._still_locked("deploying")
         self.target = Target(wanted, "deployed", "new")
         # A rolling deploy cut by Ctrl+C would leave some containers new and some old:
         # the interrupt waits until every container got its image.
@@ -384,6 +415,7 @@ class Run:
 
     def _promote(self, deployment: Deployment) -> None:
         """Switch traffic to a gated revision (a no-op for platforms that never stage)."""
+        self._still_locked(f"promoting {deployment.revision}")
         with signals.deferred(self.ui.warn):
             self._platform.promote(deployment, self.ui.detail)
 
@@ -401,6 +433,7 @@ class Run:
     def _discard_staged(self, state: AppState, deployment: Deployment, reason: str) -> None:
         """A staged revision that failed its gate never took traffic: remove it, done."""
         self.phase = Phase.ROLLBACK
+        self._still_locked(f"discarding {deployment.revision}")
         with signals.deferred(self.ui.warn):
             self._platform.discard(deployment, self.ui.detail)
         serving = state.revision or "the previous revision"
@@ -435,7 +468,7 @@ class Run:
 
     # -- the rollback scope and restores --------------------------------------------------
     def _rollback_scope(self) -> None:
-        snap = snapshot.read(self.snapshot_path, self._cfg.app.name)
+        snap = self._state.read_snapshot(self._cfg.app.name)
         state = snap.state
         self._refuse_stale(state)
         self.outcome.tag = _tag_of(state, self._cfg.app.main_container)
@@ -463,6 +496,7 @@ class Run:
         from elb_upgrade.gate import Verdict
 
         self.phase = Phase.ROLLBACK
+        self._still_locked("restoring the snapshot")
         images = {i.name: i.image for i in state.images}
         self.target = Target(images, "restored", "snapshot")
         try:
@@ -522,7 +556,7 @@ class Run:
         stale = [i.name for i in state.images if i.name not in known]
         if stale:
             raise SnapshotError(
-                f"snapshot {self.snapshot_path} lists container(s) "
+                f"snapshot {self._state.snapshot_where(self.app)} lists container(s) "
                 f"{', '.join(stale)} that {self._cfg.path.name} no longer defines; "
                 "nothing was changed",
                 hint="restore by hand (docs/operate/upgrade.md, manual rollback) or deploy "
@@ -575,6 +609,11 @@ class Run:
         return self.config
 
     @property
+    def _state(self) -> StateBackend:
+        assert self.state is not None
+        return self.state
+
+    @property
     def _platform(self) -> Platform:
         assert self.platform is not None
         return self.platform
@@ -592,7 +631,13 @@ def _tag_of(state: AppState, main: str) -> str:
 
 
 # -- recording ------------------------------------------------------------------------------
-def _record(finished: Finished, environ: Mapping[str, str], ui: Reporter) -> None:
+def _record(
+    finished: Finished,
+    environ: Mapping[str, str],
+    ui: Reporter,
+    state: StateBackend | None = None,
+    meta: RunMeta | None = None,
+) -> None:
     o = finished.outcome
     entry = record.Entry(
         ts=finished.ts,
@@ -605,7 +650,10 @@ def _record(finished: Finished, environ: Mapping[str, str], ui: Reporter) -> Non
         message=o.message,
         exit_code=finished.exit_code,
     )
-    warning = record.append(record.default_path(environ), entry)
+    if state is None or meta is None:  # ended before the config named a backend
+        warning = record.append(record.default_path(environ), entry)
+    else:
+        warning = state.append_history(entry, meta)
     if warning:
         ui.warn(warning)
 

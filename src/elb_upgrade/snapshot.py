@@ -102,18 +102,24 @@ def read(path: Path, app: str) -> Snapshot:
         raise SnapshotError(
             f"cannot read snapshot {path}: {exc.strerror or exc}", hint=fix
         ) from exc
+    return loads(raw, path, app)
+
+
+def loads(raw: bytes, where: str | Path, app: str) -> Snapshot:
+    """Validate the snapshot bytes read from `where` (a file or a shared document)."""
+    fix = f"nothing to roll back to from {where}; redeploy a known-good tag with --tag"
     if not raw.strip():
-        raise SnapshotError(f"snapshot {path} is empty", hint=fix)
+        raise SnapshotError(f"snapshot {where} is empty", hint=fix)
     if len(raw) > MAX_SIZE:
-        raise SnapshotError(f"snapshot {path} is over {MAX_SIZE} bytes: not ours", hint=fix)
+        raise SnapshotError(f"snapshot {where} is over {MAX_SIZE} bytes: not ours", hint=fix)
     try:
         data = json.loads(raw)
     except ValueError as exc:
-        raise SnapshotError(f"snapshot {path} is corrupt (not JSON: {exc})", hint=fix) from exc
-    return _parse(data, path, app, fix)
+        raise SnapshotError(f"snapshot {where} is corrupt (not JSON: {exc})", hint=fix) from exc
+    return _parse(data, where, app, fix)
 
 
-def _parse(data: object, path: Path, app: str, fix: str) -> Snapshot:
+def _parse(data: object, path: str | Path, app: str, fix: str) -> Snapshot:
     if not isinstance(data, dict):
         raise SnapshotError(f"snapshot {path} is corrupt (not a JSON object)", hint=fix)
     if data.get("app", app) != app:

@@ -51,6 +51,7 @@ def test_result_values_are_the_designed_set() -> None:
         "rollback_success",
         "aborted_by_user",
         "aborted",
+        "lock_broken",
     }
 
 

@@ -56,6 +56,22 @@ def _complete_scope(_ctx: click.Context, _param: click.Parameter, incomplete: st
 @click.option("--since", metavar="AGE|DATE", help="Only runs since 30d, 12h, 90m or 2026-05-01.")
 @click.option("--stats", is_flag=True, help="Counts, success rate, elapsed and recovery times.")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines (with --stats: one object).")
+@click.option(
+    "--verify", is_flag=True, help="Check the shared history's hash chain; name the first bad line."
+)
+@click.option("--flush", is_flag=True, help="Append the lines spooled while storage was away.")
+@click.option(
+    "--config",
+    "config_arg",
+    metavar="PATH",
+    help="Config whose [state] says where the history is (default: the nearest one).",
+)
+@click.option(
+    "--state",
+    type=click.Choice(["local", "azure-blob"]),
+    default=None,
+    help="Read this backend instead of the config's [state].",
+)
 def history_command(
     limit: int,
     apps: tuple[str, ...],
@@ -64,24 +80,69 @@ def history_command(
     since: str | None,
     stats: bool,
     as_json: bool,
+    verify: bool,
+    flush: bool,
+    config_arg: str | None,
+    state: str | None,
 ) -> int:
-    """Show recent runs from the deploy history ($ELB_UPGRADE_HISTORY)."""
-    import datetime as dt
+    """Show recent runs from the deploy history ($ELB_UPGRADE_HISTORY).
 
-    from elb_upgrade.errors import ElbUpgradeError
-    from elb_upgrade.history import read, record
+    With a config whose [state] backend is "azure-blob", the shared history instead.
+    """
+    import datetime as dt
+    from pathlib import Path
+
+    from elb_upgrade.history import read
+    from elb_upgrade.state import for_command
 
     now = dt.datetime.now(dt.UTC)
-    path = record.default_path(os.environ)
     keep = read.make_filter(apps, scopes, results, since, now)
-    if path is None:
-        raise ElbUpgradeError(
-            "no deploy history path: $HOME is not set", hint="set $ELB_UPGRADE_HISTORY"
-        )
-    scan = read.Scan(path)
+    backend = for_command(config_arg, state, os.environ, Path.cwd())
+    if flush:
+        return _flush(backend)
+    if verify:
+        return _verify(backend, apps)
+    scan = backend.history_scan(apps)
     if stats:
         return _stats(scan, keep, now, as_json)
     return _listing(scan, read.last(scan, keep, limit), as_json)
+
+
+def _flush(backend: Any) -> int:
+    report = backend.flush()
+    if report.errors:
+        click.echo(
+            f"error: {report.appended} spooled line(s) appended, {report.kept} still spooled: "
+            f"{report.errors[0]} → rerun `elb-upgrade history --flush` when storage answers",
+            err=True,
+        )
+        return 1
+    click.echo(
+        f"flushed: {report.appended} spooled line(s) appended, {report.duplicates} already "
+        f"in the history, {report.kept} kept for another backend"
+    )
+    return 0
+
+
+def _verify(backend: Any, apps: tuple[str, ...]) -> int:
+    reports = backend.verify(apps)
+    if not reports:
+        click.echo("no shared deploy history to verify yet", err=True)
+        return 0
+    bad = 0
+    for r in reports:
+        if r.problem:
+            bad += 1
+            click.echo(f"TAMPERED {r.where}: {r.problem}")
+        else:
+            click.echo(f"ok {r.where}: {r.lines} lines in {r.blobs} blob(s), chain intact")
+    if bad:
+        click.echo(
+            "error: the history chain is broken → compare with a copy you trust; the "
+            "storage account's activity log shows who wrote the blob",
+            err=True,
+        )
+    return 1 if bad else 0
 
 
 def _listing(scan: Any, rows: list[dict[str, Any]], as_json: bool) -> int:

@@ -68,6 +68,13 @@ def _complete_scope(_ctx: click.Context, _param: click.Parameter, incomplete: st
     metavar="PATH",
     help="Config file (default: $ELB_UPGRADE_CONFIG or the nearest elb-upgrade.toml).",
 )
+@click.option(
+    "--state",
+    type=click.Choice(["local", "azure-blob"]),
+    default=None,
+    help="Where the lock, snapshot and history live (default: [state] in the config); "
+    "`--state local` when shared storage is down.",
+)
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before deploying.")
 @click.option(
     "--dry-run",

@@ -48,6 +48,8 @@ class Entry:
     elapsed_seconds: int
     message: str
     exit_code: int
+    # Additive keys after the contract's (a shared history's run_id, host, user, prev).
+    extra: tuple[tuple[str, str], ...] = ()
 
     def to_line(self) -> bytes:
         """The JSON line, always under MAX_LINE bytes: the message is cut to fit, never split.
@@ -60,6 +62,8 @@ class Entry:
         for key in KEYS:
             if isinstance(fields[key], str) and key != "message":
                 fields[key] = _fit(_clean(fields[key]), FIELD_BYTES)
+        for key, value in self.extra:
+            fields[key] = _fit(_clean(value), FIELD_BYTES)
         fields["message"] = ""
         room = MAX_LINE - 1 - len(_dump(fields))
         message = _clean(self.message)

@@ -27,7 +27,13 @@ from elb_upgrade.results import Result
 
 SUCCEEDED = frozenset(r.value for r in Result if r.succeeded)
 UNTOUCHED = frozenset(
-    {Result.PARITY_REJECTED, Result.PREFLIGHT_FAILED, Result.LOCK_HELD, Result.ABORTED_BY_USER}
+    {
+        Result.PARITY_REJECTED,
+        Result.PREFLIGHT_FAILED,
+        Result.LOCK_HELD,
+        Result.ABORTED_BY_USER,
+        Result.LOCK_BROKEN,
+    }
 )
 
 
