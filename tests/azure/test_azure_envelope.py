@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from azurekit import StaticToken, settings_for
-from fakeazure import FakeAzure
+from fakeazure import FakeAzure, json_images
 from standin import APP, OLD_TAG
 
 from appkit import GIT_ENV
@@ -69,7 +69,7 @@ class Readiness:
         def answer() -> tuple[int, dict[str, Any]]:
             with azure.lock:
                 revision = azure.serving()
-                images = json.dumps(azure.revisions[revision]["properties"]["template"])
+                images = json_images(azure.revisions[revision])
             if "notready" in images:
                 return 503, {
                     "status": "not_ready",

@@ -34,7 +34,8 @@ _BUSY = {"containerapplockconflict", "containerappoperationinprogress", "conflic
 
 
 class Busy(PlatformError):
-    """Azure answered 409: another operation on the app is still in progress."""
+    """Azure answered 409 (another operation on the app is in progress) or 429 (throttled;
+    the SDK retries neither for a PATCH): nothing changed, retry later."""
 
     def __init__(self, message: str, retry_after: float | None) -> None:
         super().__init__(message)
@@ -216,7 +217,7 @@ def update(s: Session, body: dict[str, Any], what: str = "update the Container A
 def _lro_error(action: Action, exc: az.HttpResponseError) -> PlatformError | None:
     status = getattr(exc, "status_code", None)
     response: Any = exc.response
-    if status == 409 and code_of(exc).lower() in _BUSY:
+    if status == 429 or (status == 409 and code_of(exc).lower() in _BUSY):
         retry = str(response.headers.get("Retry-After") or "") if response is not None else ""
         return Busy(f"{code_of(exc)}: {words_of(exc)}", float(retry) if retry.isdigit() else None)
     if status != 200 or response is None:
