@@ -573,7 +573,7 @@ class FakeAzure(HttpsStandIn):
         run = self.runs[match["run"]]
         run.status = "Canceled"
         self.cancelled.append(match["run"])
-        return Reply(202, None)
+        return Reply(200, None)
 
     def log_url(self, request: Request, match: re.Match[str]) -> Reply:
         return Reply(200, self.fixture("log_sas_url.json", RUN=match["run"], EXPIRY=_expiry()))

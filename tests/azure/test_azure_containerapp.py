@@ -343,7 +343,7 @@ def test_rollback_after_our_own_deploy_rereads_the_app(
     azure.tags.add("elb-dashboard-api:v2")
     platform.deploy({"api": azure.image("elb-dashboard-api", "v2")}, log)
     platform.deploy({i.name: i.image for i in before.images}, log)
-    first, second = azure.made("PATCH")
+    _first, second = azure.made("PATCH")
     assert "if-match" not in second.headers
     assert azure.requests[azure.requests.index(second) - 1].path.endswith(f"/containerApps/{APP}")
     assert azure.images()["api"] == before.image_of("api")

@@ -24,7 +24,7 @@ from elb_upgrade.errors import ConfigError, PlatformUnavailable
 REQUIRED = ("AZURE_RESOURCE_GROUP", "CONTAINER_APP_NAME")
 REGISTRY = ("ACR_NAME", "ACR_LOGIN_SERVER", "AZURE_CONTAINER_REGISTRY_ENDPOINT")
 OPTIONAL = ("AZURE_SUBSCRIPTION_ID", "CONTAINER_APP_FQDN")
-_SERVICE = re.compile(r"SERVICE_([A-Z0-9_]+?)_NAME\Z")
+_SERVICE = re.compile(r"SERVICE_(?!.*_IMAGE_NAME\Z)([A-Z0-9_]+?)_NAME\Z")
 DEFAULT_ARM_URL = "https://management.azure.com"
 AZD_TIMEOUT = 30.0
 
