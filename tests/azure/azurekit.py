@@ -52,6 +52,7 @@ def settings_for(azure: FakeAzure, bin_dir: Path, **extra: str) -> dict[str, str
         "AZURE_TABLE_ENDPOINT": f"https://{ACCOUNT}.table.core.windows.net",
         "ELB_UPGRADE_AZURE_POLL_SECONDS": "0",
         "ELB_UPGRADE_ACR_POLL_SECONDS": "0",
+        "ELB_UPGRADE_AZURE_BACKOFF_SECONDS": "0",
         "PATH": str(bin_dir),
         **extra,
     }

@@ -319,7 +319,7 @@ class FakeAzure(HttpsStandIn):
         if traffic is not None:
             self.app["properties"]["configuration"]["ingress"]["traffic"] = traffic
         self.touch()
-        reply = self._start_operation(before)
+        reply = self._start_operation(before, request)
         if self.after_patch is not None:
             hook, self.after_patch = self.after_patch, None
             hook()
@@ -344,7 +344,11 @@ class FakeAzure(HttpsStandIn):
                 revision["properties"]["trafficWeight"] = 100 if other == name else 0
         return None
 
-    def _start_operation(self, before: dict[str, Any]) -> Reply:
+    def updates(self) -> list[Request]:
+        """The PATCHes Azure accepted and did not cancel (chaos may add cancelled ones)."""
+        return [op["request"] for op in self.operations.values() if op["outcome"] != "Canceled"]
+
+    def _start_operation(self, before: dict[str, Any], request: Request) -> Reply:
         op = f"62e4d893-d233-4005-988e-{len(self.operations):012d}"
         outcome = (
             self.next_outcomes.pop(0)
@@ -353,7 +357,12 @@ class FakeAzure(HttpsStandIn):
             if self.chaos.chance(0.1)
             else self.operation_outcome
         )
-        self.operations[op] = {"left": self.async_polls, "outcome": outcome, "before": before}
+        self.operations[op] = {
+            "left": self.async_polls,
+            "outcome": outcome,
+            "before": before,
+            "request": request,
+        }
         location = (
             f"{self.url}/subscriptions/{SUB}/providers/Microsoft.App/locations/eastus/"
             f"containerappOperationResults/{op}?api-version=2026-01-01"

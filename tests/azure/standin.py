@@ -91,7 +91,9 @@ class Chaos:
     def strike(self, request: Request) -> Reply | None:
         """A 429 / 500 / 503 for this request, or None to let it through."""
         key = (request.method, request.path, request.body)
-        arm = request.path.startswith(("/subscriptions/", "/providers/"))
+        arm = request.path.startswith(("/subscriptions/", "/providers/")) and not (
+            request.path.endswith("/logstream")
+        )
         allowed = request.method == "GET" or (
             request.method == "PATCH" and "/containerApps/" in request.path
         )

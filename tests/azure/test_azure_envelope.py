@@ -190,7 +190,7 @@ def test_full_upgrade_succeeds(checkout: Checkout, azure: FakeAzure) -> None:
         "frontend": built(azure, "elb-dashboard-frontend", "20260523120000-58cc179"),
     }
     assert len(azure.made("POST", "/scheduleRun$")) == 2
-    assert len(azure.made("PATCH")) == 1  # every changed container in one update
+    assert len(azure.updates()) == 1  # every changed container in one update
     assert done.outcome.revision == f"{APP}--r00002" == azure.serving()
     snap = checkout.snapshot()
     assert snap["platform"] == "azure" and snap["revision"] == f"{APP}--r00001"
@@ -206,7 +206,7 @@ def test_crash_looping_revision_is_rolled_back_at_once(
     done = checkout.run("api", tag="crashloop", health_timeout=600.0)
     assert done.outcome.result == "upgrade_failed_rolled_back", checkout.output
     assert "crash loop" in checkout.output
-    assert len(azure.made("PATCH")) == 2  # the deploy and the restore
+    assert len(azure.updates()) == 2  # the deploy and the restore
     assert azure.images()["api"] == old(azure)
     assert azure.serving() == f"{APP}--r00003" == done.outcome.revision
     assert checkout.history()[0]["result"] == "upgrade_failed_rolled_back"
@@ -237,7 +237,7 @@ def test_rollback_to_a_purged_tag_is_refused_up_front(checkout: Checkout, azure:
     done = checkout.run("rollback")
     assert done.outcome.result == "rollback_failed"
     assert f"no longer exist: {old(azure)}" in checkout.output
-    assert len(azure.made("PATCH")) == 1  # only the upgrade's
+    assert len(azure.updates()) == 1  # only the upgrade's
     assert azure.images()["api"] == built(azure, "elb-dashboard-api", "v2")
     assert azure.made("GET", f"/acr/v1/elb-dashboard-api/_tags/{OLD_TAG}$")
 
@@ -249,7 +249,7 @@ def test_parity_rejection_stops_before_anything_is_built(
     azure.connections = []
     done = checkout.run("api", tag="v2")
     assert done.outcome.result == "parity_rejected"
-    assert azure.made("POST", "/scheduleRun$") == [] and azure.made("PATCH") == []
+    assert azure.made("POST", "/scheduleRun$") == [] and azure.updates() == []
     assert "--skip-parity-check" in checkout.output
 
 
@@ -271,4 +271,4 @@ def test_a_registry_refusal_before_any_change_exits_1_without_a_rollback(
     assert done.outcome.result != "rollback_failed"
     assert said in checkout.output
     assert "auto-rollback" not in checkout.output
-    assert len(azure.made("PATCH")) == 1  # only the first run's
+    assert len(azure.updates()) == 1  # only the first run's

@@ -57,7 +57,7 @@ def test_deploying_a_purged_image_is_refused_with_retention_advice(
         "az acr repository update -n crelbdash --image "
         "elb-dashboard-api:20250101000000-0000000 --delete-enabled false" in error.hint
     )
-    assert azure.made("PATCH") == []
+    assert azure.updates() == []
 
 
 def test_401_from_the_registry_is_a_refusal_naming_acrpull_on_the_registry_id(

@@ -41,7 +41,7 @@ Images = tuple[ContainerImage, ...]
 _REPOSITORY = re.compile(
     r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*\Z"
 )
-BACKOFF_FIRST, BACKOFF_MAX = 5.0, 60.0
+BACKOFF_MAX = 60.0
 
 
 def check_repositories(app: AppSpec) -> None:
@@ -191,7 +191,7 @@ class AzurePlatform:
         """
         from elb_upgrade.platforms.azure import containerapp
 
-        wait = BACKOFF_FIRST
+        wait = s.settings.seconds("ELB_UPGRADE_AZURE_BACKOFF_SECONDS", 5.0)
         while True:
             fresh = containerapp.require(s)  # immediately before the PATCH
             self._refuse_moved(fresh)
