@@ -150,7 +150,10 @@ def _execute(
     state: _RunState,
     held: contextlib.ExitStack,
 ) -> int:
-    cfg = config_mod.load(config_mod.find(options.config_arg, cwd, environ), environ)
+    from elb_upgrade.platforms.base import platform_variables
+
+    path = config_mod.find(options.config_arg, cwd, environ)
+    cfg = config_mod.load(path, environ, extra=platform_variables)
     state.app = cfg.app.name
     try:
         scope = cfg.resolve_scope(options.scope)

@@ -200,3 +200,32 @@ def test_uppercase_repository_is_refused_when_the_platform_is_built(
     assert "'Elb-Dashboard-API' is not a valid registry repository name" in str(caught.value)
     assert "use 'elb-dashboard-api'" in str(caught.value)
     assert azure.requests == []
+
+
+def test_config_variables_resolve_from_platform_table_then_azd_env(
+    bin_dir: Path, tmp_path: Path
+) -> None:
+    from elb_upgrade import config
+    from elb_upgrade.platforms.base import platform_variables
+
+    script(
+        bin_dir,
+        "azd",
+        'echo CONTAINER_APP_FQDN="ca-from-azd.eastus.azurecontainerapps.io"\n'
+        'echo HEALTH_PATH="/from-azd"\necho REGION="azd-region"',
+    )
+    (tmp_path / "elb-upgrade.toml").write_text(
+        '[app]\nname = "app"\nplatform = "azure"\n'
+        'readiness_url = "https://${CONTAINER_APP_FQDN}${HEALTH_PATH}?r=${REGION}"\n'
+        '[images.api]\nrepository = "api"\ncontext = "."\n'
+        '[containers.api]\nimage = "api"\n[scopes]\nfull = ["api"]\n'
+        '[platform]\nHEALTH_PATH = "/api/health/ready"\n'
+    )
+    environ = {"PATH": str(bin_dir), "REGION": "env-region"}
+    cfg = config.load(tmp_path / "elb-upgrade.toml", environ, extra=platform_variables)
+    # process environment > [platform] > azd env get-values
+    assert cfg.readiness_url == (
+        "https://ca-from-azd.eastus.azurecontainerapps.io/api/health/ready?r=env-region"
+    )
+    with pytest.raises(ConfigError, match=r"needs \$\{CONTAINER_APP_FQDN\}"):
+        config.load(tmp_path / "elb-upgrade.toml", environ)  # without the platform's source
