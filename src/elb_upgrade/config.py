@@ -3,7 +3,9 @@
 Where the file is: `--config PATH` > `$ELB_UPGRADE_CONFIG` > `elb-upgrade.toml` in the
 current directory or the nearest parent. Values may say `${NAME}` or `${NAME:-default}`;
 NAME is looked up in the process environment, then `.env.local`, then `.env` (both
-beside the config file). A `${NAME}` that nowhere defines is an error naming NAME, the
+beside the config file), then the config's own `[platform]` table (its literal values),
+then the platform's extra variables (`azd env get-values` on azure; asked only when a
+name is still missing). A `${NAME}` that nowhere defines is an error naming NAME, the
 key that needs it and how to set it.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,8 @@ _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 # App and container names end up in file names (/tmp/elb-upgrade-snapshot-<app>.json) and
 # container names (<app>-<container>): letters, digits, `_ . -`, no path separators.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
+Extra = Callable[[str, Mapping[str, str]], Mapping[str, str]]
+"""(platform name, variables so far) → more variables; called once, only if needed."""
 
 
 @dataclass(frozen=True)
@@ -94,8 +98,8 @@ def environment(root: Path, environ: Mapping[str, str]) -> dict[str, str]:
     return merged
 
 
-def load(path: Path, environ: Mapping[str, str]) -> Config:
-    """Read and validate the config file at `path`."""
+def load(path: Path, environ: Mapping[str, str], extra: Extra | None = None) -> Config:
+    """Read and validate the config file at `path` (`extra`: see the module docstring)."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
@@ -105,14 +109,46 @@ def load(path: Path, environ: Mapping[str, str]) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}", hint="fix the syntax") from exc
     env = environment(path.parent, environ)
-    return _build(_Reader(raw, env, path), path, env)
+    return _build(_Reader(raw, env, path, _fallback(raw, env, extra)), path, env)
+
+
+def _fallback(
+    raw: dict[str, Any], env: Mapping[str, str], extra: Extra | None
+) -> Callable[[str], str | None]:
+    """Look-ups after the environment: `[platform]` literals, then `extra` (once, lazily)."""
+    table: dict[str, Any] = raw.get("platform") or {}
+    app: dict[str, Any] = raw.get("app") or {}
+    literal = (
+        {k: v for k, v in table.items() if isinstance(v, str) and "${" not in v}
+        if isinstance(table, dict)
+        else {}
+    )
+    platform = str(app.get("platform", "docker")) if isinstance(app, dict) else "docker"
+    cache: list[Mapping[str, str]] = []
+
+    def look(name: str) -> str | None:
+        if name in literal:
+            return literal[name]
+        if extra is None:
+            return None
+        if not cache:
+            cache.append(extra(platform, env))
+        return cache[0].get(name)
+
+    return look
 
 
 class _Reader:
     """Typed access into the parsed TOML with key-path error messages."""
 
-    def __init__(self, raw: dict[str, Any], env: Mapping[str, str], path: Path) -> None:
-        self.raw, self.env, self.path = raw, env, path
+    def __init__(
+        self,
+        raw: dict[str, Any],
+        env: Mapping[str, str],
+        path: Path,
+        fallback: Callable[[str], str | None] = lambda _name: None,
+    ) -> None:
+        self.raw, self.env, self.path, self.fallback = raw, env, path, fallback
 
     def table(self, key: str, data: Any = None) -> dict[str, Any]:
         value = (self.raw if data is None else data).get(key.rpartition(".")[2], {})
@@ -147,6 +183,9 @@ class _Reader:
             name, default = match.group(1), match.group(2)
             if name in self.env:
                 return self.env[name]
+            found = self.fallback(name)
+            if found is not None:
+                return found
             if default is not None:
                 return default
             raise ConfigError(

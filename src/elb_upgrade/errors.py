@@ -16,7 +16,7 @@
     │   ├── BuildError              image build failed (carries the log tail)
     │   ├── ImageMissingError       an image to deploy or restore no longer exists
     │   ├── RefusedError            the platform refused before changing anything
-    │   └── ConflictError           the app changed underneath us (HTTP 412)
+    │   └── ConflictError           a conflicting operation (docker: the name is taken)
     └── Declined                    the operator answered no at the prompt
 
 A readiness gate that never passes is not an exception: the envelope gets a `Verdict`
@@ -119,7 +119,7 @@ class RefusedError(PlatformError):
 
 
 class ConflictError(PlatformError):
-    """The app changed since it was read (an ETag precondition failed)."""
+    """A conflicting operation holds what we change (docker: a container name in use)."""
 
 
 class Declined(ElbUpgradeError):

@@ -37,6 +37,7 @@ from elb_upgrade.errors import (
     ElbUpgradeError,
     ImageMissingError,
     PlatformError,
+    RefusedError,
     ScopeError,
     SnapshotError,
 )
@@ -218,7 +219,10 @@ class Run:
     def start(self, environ: Mapping[str, str], cwd: Path, held: contextlib.ExitStack) -> int:
         """Config, scope and lock; then the sequence. `held` keeps the lock until the
         caller has written the history line."""
-        cfg = config_mod.load(config_mod.find(self.opts.config_arg, cwd, environ), environ)
+        from elb_upgrade.platforms.base import platform_variables
+
+        path = config_mod.find(self.opts.config_arg, cwd, environ)
+        cfg = config_mod.load(path, environ, extra=platform_variables)
         self.config, self.app = cfg, cfg.app.name
         try:
             self.scope = cfg.resolve_scope(self.opts.scope)
@@ -423,8 +427,13 @@ class Run:
     def _deploy_failed(self, state: AppState, exc: PlatformError) -> None:
         self.ui.error(str(exc))
         self.outcome.message = f"deploy failed: {exc.message}"
-        # A 412 means the platform refused the whole update: nothing of ours was applied,
-        # and "restoring" would overwrite whatever the other operator just deployed.
+        if isinstance(exc, RefusedError):
+            # Refused before anything changed: nothing to roll back, and a "restore" could
+            # overwrite what another operator deployed meanwhile.
+            self.ui.info("nothing was changed: the platform refused before applying anything")
+            self.outcome.result = Result.ABORTED
+            self.outcome.message = f"deploy refused, nothing was changed: {exc.message}"
+            return
         if isinstance(exc, ConflictError) or not state.images or not self.opts.auto_rollback:
             self.outcome.result = Result.BUILD_IN_PROGRESS
             return

@@ -9,24 +9,31 @@ from typing import Any
 
 from azure.core.credentials import AccessToken
 from fakeazure import FakeAzure
-from standin import ACCOUNT, APP, REGISTRY, RG, SUB
+from standin import ACCOUNT, APP, REGISTRY, RG, SUB, TENANT, jwt
 
 from elb_upgrade.platforms.azure import AzurePlatform
 from elb_upgrade.spec import AppSpec, ContainerSpec, ImageSpec
 
 
 class StaticToken:
-    """A TokenCredential that always has a token (or always fails with `error`)."""
+    """A TokenCredential handing out JWT-shaped tokens for the scope asked (audience, tenant,
+    expiry), or always failing with `error`. `lifetime` < 0 hands out expired tokens,
+    `audience` overrides the audience written into them."""
 
-    def __init__(self, error: Exception | None = None) -> None:
+    def __init__(
+        self, error: Exception | None = None, lifetime: int = 3600, audience: str = ""
+    ) -> None:
         self.error = error
+        self.lifetime, self.audience = lifetime, audience
         self.scopes: list[tuple[str, ...]] = []
 
     def get_token(self, *scopes: str, **_kwargs: Any) -> AccessToken:
         self.scopes.append(scopes)
         if self.error is not None:
             raise self.error
-        return AccessToken("arm-token-for-tests", int(time.time()) + 3600)
+        expires = int(time.time()) + self.lifetime
+        audience = self.audience or scopes[0].removesuffix("/.default")
+        return AccessToken(jwt({"aud": audience, "tid": TENANT, "exp": expires}), expires)
 
     def close(self) -> None:
         pass
@@ -45,6 +52,7 @@ def settings_for(azure: FakeAzure, bin_dir: Path, **extra: str) -> dict[str, str
         "AZURE_TABLE_ENDPOINT": f"https://{ACCOUNT}.table.core.windows.net",
         "ELB_UPGRADE_AZURE_POLL_SECONDS": "0",
         "ELB_UPGRADE_ACR_POLL_SECONDS": "0",
+        "ELB_UPGRADE_AZURE_BACKOFF_SECONDS": "0",
         "PATH": str(bin_dir),
         **extra,
     }

@@ -1,14 +1,25 @@
-"""The HTTPS half of the Azure stand-in: a TLS server thread, recording, faults, fixtures.
+"""The HTTPS half of the Azure stand-in: a TLS server thread, recording, faults, chaos,
+fixtures.
 
 azure-core refuses bearer tokens over plain HTTP, so the server speaks TLS with a test CA
 made at set-up (trustme); clients get that CA's file. What it answers is decided by a
 subclass's `route()` (see `fakeazure.py`).
+
+Chaos is on by default: a seeded random share of Resource Manager GETs (and the app's
+PATCH) is answered 429 (with `Retry-After`), 500 or 503 first, the way a busy region
+answers; the same request is never hit twice in a row, so the SDK's own retry (or
+elb-upgrade's, for the PATCH) gets through. `ELB_AZURE_CHAOS_SEED=<n>` picks the seed
+(default 0), `ELB_AZURE_CHAOS=0` turns chaos off for a whole run, `azure.chaos.off()`
+for one test (one that counts requests). Chaos answers are kept in `chaos.hits`, not in
+`requests`.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
+import random
 import re
 import ssl
 import threading
@@ -23,6 +34,8 @@ import trustme
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SUB = "6b1f7a8e-3c2d-4e5f-9a0b-1c2d3e4f5a6b"
 RG = "rg-elb-prod"
+REGISTRY_RG = "rg-elb-shared"  # the registry lives outside the app's group
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 APP = "ca-elb-dashboard"
 REGISTRY = "crelbdash"
 ACCOUNT = "stelbdash"
@@ -57,6 +70,46 @@ class Fault:
     times: int
 
 
+class Chaos:
+    """Seeded random throttling and server errors, and whether lists come in pages."""
+
+    RATE = 0.12
+
+    def __init__(self) -> None:
+        self.seed = int(os.environ.get("ELB_AZURE_CHAOS_SEED", "0"))
+        self.on = os.environ.get("ELB_AZURE_CHAOS", "1") != "0"
+        self.random = random.Random(self.seed)
+        self.hits: list[tuple[Request, int]] = []
+        self._last: tuple[str, str, bytes] | None = None
+
+    def off(self) -> None:
+        self.on = False
+
+    def chance(self, rate: float | None = None) -> bool:
+        return self.on and self.random.random() < (self.RATE if rate is None else rate)
+
+    def strike(self, request: Request) -> Reply | None:
+        """A 429 / 500 / 503 for this request, or None to let it through."""
+        key = (request.method, request.path, request.body)
+        arm = request.path.startswith(("/subscriptions/", "/providers/")) and not (
+            request.path.endswith("/logstream")
+        )
+        allowed = request.method == "GET" or (
+            request.method == "PATCH" and "/containerApps/" in request.path
+        )
+        if key == self._last:  # its retry goes through
+            self._last = None
+            return None
+        if not (arm and allowed) or not self.chance():
+            return None
+        self._last = key
+        status = self.random.choice((429, 500, 503) if request.method == "GET" else (429,))
+        self.hits.append((request, status))
+        code = {429: "TooManyRequests", 500: "InternalServerError", 503: "ServiceUnavailable"}
+        body = {"error": {"code": code[status], "message": "chaos from the stand-in"}}
+        return Reply(status, body, {"retry-after": "0"} if status == 429 else {})
+
+
 class HttpsStandIn:
     """A TLS server whose answers come from `route()`; every request is recorded."""
 
@@ -66,6 +119,7 @@ class HttpsStandIn:
         self.ca.cert_pem.write_to_path(str(self.ca_path))
         self.requests: list[Request] = []
         self.faults: list[Fault] = []
+        self.chaos = Chaos()
         self.lock = threading.RLock()
         self._server = self._start()
         self.host = f"127.0.0.1:{self._server.server_address[1]}"
@@ -124,6 +178,9 @@ class HttpsStandIn:
 
     def dispatch(self, request: Request) -> Reply:
         with self.lock:
+            struck = self.chaos.strike(request)
+            if struck is not None:
+                return struck
             self.requests.append(request)
             for fault in self.faults:
                 if (
@@ -148,6 +205,7 @@ class HttpsStandIn:
             "APP": APP,
             "ACR": self.host,
             "REGISTRY": REGISTRY,
+            "REGISTRY_RG": REGISTRY_RG,
             "ACCOUNT": ACCOUNT,
             "BLOBACCOUNT": BLOBACCOUNT,
         }
@@ -178,6 +236,18 @@ class HttpsStandIn:
 
     def image(self, repository: str, tag: str) -> str:
         return f"{self.host}/{repository}:{tag}"
+
+
+def claims(token: str) -> dict[str, Any] | None:
+    """The payload of a token `jwt()` made (or None: not one of ours)."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        data: dict[str, Any] = json.loads(base64.b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return None
+    return data
 
 
 def jwt(payload: dict[str, Any]) -> str:

@@ -7,14 +7,16 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from azurekit import Lines, app_spec
-from fakeazure import FakeAzure
+from azurekit import Lines, StaticToken, app_spec, settings_for
+from fakeazure import FakeAzure, digest_of
 from standin import BLOBACCOUNT
 
-from elb_upgrade.errors import BuildError
+from elb_upgrade.errors import BuildError, ConfigError
 from elb_upgrade.platforms.azure import AzurePlatform
 from elb_upgrade.platforms.azure.context import excluded, files, parse_ignore
+from elb_upgrade.signals import Terminated
 from elb_upgrade.spec import ImageSpec
+from fakes.clock import FakeClock
 
 
 @pytest.fixture
@@ -45,7 +47,11 @@ def test_build_uploads_schedules_follows_and_returns_the_reference(
 ) -> None:
     ref = platform.build(api_image, "20260523120000-58cc179", log)
 
-    assert ref == f"{azure.host}/elb-dashboard-api:20260523120000-58cc179"
+    # deployed by the run's output digest: exactly what was built
+    assert (
+        ref
+        == f"{azure.host}/elb-dashboard-api@{digest_of('elb-dashboard-api:20260523120000-58cc179')}"
+    )
     order = [r.path.rsplit("/", 1)[-1] for r in azure.requests if r.method in ("POST", "PUT")]
     assert order[:2] == ["listBuildSourceUploadUrl", order[1]] and order[1].endswith(".tar.gz")
     assert order[2:4] == ["scheduleRun", "listLogSasUrl"]
@@ -87,6 +93,7 @@ def test_failed_run_raises_with_the_log_tail(
     platform: AzurePlatform, azure: FakeAzure, api_image: ImageSpec, log: Lines
 ) -> None:
     azure.build_status = "Failed"
+    azure.build_error = "failed to push elb-dashboard-api:t1: unauthorized"
     azure.build_log = [
         "Step 1/3 : FROM base",
         "Step 2/3 : RUN pip install -r req.txt",
@@ -97,6 +104,7 @@ def test_failed_run_raises_with_the_log_tail(
         platform.build(api_image, "t1", log)
     error = caught.value
     assert "ACR build of elb-dashboard-api:t1 ended Failed (run cb1)" in str(error)
+    assert "failed to push elb-dashboard-api:t1: unauthorized" in str(error)  # runErrorMessage
     assert "No matching distribution found for fastapi==99" in error.log_tail
     assert error.log_tail.splitlines()[-1] == "Run ID: cb1 was failed"
     assert "az acr task logs --registry crelbdash --run-id cb1" in error.hint
@@ -151,3 +159,59 @@ def test_excluded_directories_are_not_walked(tmp_path: Path) -> None:
     (tmp_path / "Dockerfile").write_text("FROM x\n")
     (tmp_path / ".dockerignore").write_text("node_modules\n")
     assert list(files(tmp_path, "Dockerfile")) == [".dockerignore", "Dockerfile"]
+
+
+@pytest.mark.parametrize("seconds", ["299", "28801"])
+def test_build_timeout_outside_what_acr_accepts_is_refused_before_anything(
+    make_platform,
+    azure: FakeAzure,
+    api_image: ImageSpec,
+    log: Lines,
+    seconds: str,  # type: ignore[no-untyped-def]
+) -> None:
+    platform = make_platform(ELB_UPGRADE_ACR_BUILD_TIMEOUT=seconds)
+    with pytest.raises(ConfigError, match="300–28800 seconds"):
+        platform.build(api_image, "t1", log)
+    assert azure.made("POST", "/scheduleRun$") == []
+
+
+def test_a_run_past_its_timeout_is_cancelled(
+    make_platform,
+    azure: FakeAzure,
+    api_image: ImageSpec,
+    log: Lines,  # type: ignore[no-untyped-def]
+) -> None:
+    azure.build_hangs = True
+    platform = make_platform(ELB_UPGRADE_ACR_BUILD_TIMEOUT="300", ELB_UPGRADE_ACR_POLL_SECONDS="60")
+    with pytest.raises(BuildError, match="still running after 300s; it was cancelled"):
+        platform.build(api_image, "t1", log)
+    assert azure.cancelled == ["cb1"] and azure.runs["cb1"].status == "Canceled"
+    assert "cancelled ACR run cb1 (BuildError)" in log.text()
+
+
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt(), Terminated(15)])
+def test_an_interrupted_build_cancels_its_run(
+    azure: FakeAzure, bin_dir: Path, api_image: ImageSpec, log: Lines, interrupt: BaseException
+) -> None:
+    azure.build_hangs = True
+
+    class Interrupting(FakeClock):
+        def sleep(self, seconds: float) -> None:
+            raise interrupt
+
+    platform = AzurePlatform(
+        app_spec(settings_for(azure, bin_dir)), credential_factory=StaticToken, clock=Interrupting()
+    )
+    with pytest.raises(type(interrupt)):
+        platform.build(api_image, "t1", log)
+    assert azure.cancelled == ["cb1"]
+
+
+def test_tasks_not_allowed_names_the_way_out(
+    platform: AzurePlatform, azure: FakeAzure, api_image: ImageSpec, log: Lines
+) -> None:
+    azure.tasks_allowed = False
+    with pytest.raises(BuildError) as caught:
+        platform.build(api_image, "t1", log)
+    assert "TasksOperationsNotAllowed: ACR Tasks requests are not permitted" in str(caught.value)
+    assert "build and push locally" in str(caught.value)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from azurekit import StaticToken, settings_for
-from fakeazure import FakeAzure
+from fakeazure import FakeAzure, digest_of, json_images
 from standin import APP, OLD_TAG
 
 from appkit import GIT_ENV
@@ -69,7 +69,7 @@ class Readiness:
         def answer() -> tuple[int, dict[str, Any]]:
             with azure.lock:
                 revision = azure.serving()
-                images = json.dumps(azure.revisions[revision]["properties"]["template"])
+                images = json_images(azure.revisions[revision])
             if "notready" in images:
                 return 503, {
                     "status": "not_ready",
@@ -174,19 +174,24 @@ def old(azure: FakeAzure, repository: str = "elb-dashboard-api") -> str:
     return azure.image(repository, OLD_TAG)
 
 
+def built(azure: FakeAzure, repository: str, tag: str) -> str:
+    """What a build deploys: the run's output digest."""
+    return f"{azure.host}/{repository}@{digest_of(f'{repository}:{tag}')}"
+
+
 def test_full_upgrade_succeeds(checkout: Checkout, azure: FakeAzure) -> None:
     done = checkout.run("full", tag="20260523120000-58cc179")
     assert done.outcome.result == "success", checkout.output
     assert done.exit_code == 0
-    new_api = azure.image("elb-dashboard-api", "20260523120000-58cc179")
+    new_api = built(azure, "elb-dashboard-api", "20260523120000-58cc179")
     assert azure.images() == {
         "api": new_api,
         "worker": new_api,
         "migrate": old(azure),  # not a config container
-        "frontend": azure.image("elb-dashboard-frontend", "20260523120000-58cc179"),
+        "frontend": built(azure, "elb-dashboard-frontend", "20260523120000-58cc179"),
     }
     assert len(azure.made("POST", "/scheduleRun$")) == 2
-    assert len(azure.made("PATCH")) == 1  # every changed container in one update
+    assert len(azure.updates()) == 1  # every changed container in one update
     assert done.outcome.revision == f"{APP}--r00002" == azure.serving()
     snap = checkout.snapshot()
     assert snap["platform"] == "azure" and snap["revision"] == f"{APP}--r00001"
@@ -202,8 +207,7 @@ def test_crash_looping_revision_is_rolled_back_at_once(
     done = checkout.run("api", tag="crashloop", health_timeout=600.0)
     assert done.outcome.result == "upgrade_failed_rolled_back", checkout.output
     assert "crash loop" in checkout.output
-    first, second = azure.made("PATCH")
-    assert second.headers["if-match"] != first.headers["if-match"]  # re-read for the restore
+    assert len(azure.updates()) == 2  # the deploy and the restore
     assert azure.images()["api"] == old(azure)
     assert azure.serving() == f"{APP}--r00003" == done.outcome.revision
     assert checkout.history()[0]["result"] == "upgrade_failed_rolled_back"
@@ -234,8 +238,8 @@ def test_rollback_to_a_purged_tag_is_refused_up_front(checkout: Checkout, azure:
     done = checkout.run("rollback")
     assert done.outcome.result == "rollback_failed"
     assert f"no longer exist: {old(azure)}" in checkout.output
-    assert len(azure.made("PATCH")) == 1  # only the upgrade's
-    assert azure.images()["api"] == azure.image("elb-dashboard-api", "v2")
+    assert len(azure.updates()) == 1  # only the upgrade's
+    assert azure.images()["api"] == built(azure, "elb-dashboard-api", "v2")
     assert azure.made("GET", f"/acr/v1/elb-dashboard-api/_tags/{OLD_TAG}$")
 
 
@@ -246,5 +250,26 @@ def test_parity_rejection_stops_before_anything_is_built(
     azure.connections = []
     done = checkout.run("api", tag="v2")
     assert done.outcome.result == "parity_rejected"
-    assert azure.made("POST", "/scheduleRun$") == [] and azure.made("PATCH") == []
+    assert azure.made("POST", "/scheduleRun$") == [] and azure.updates() == []
     assert "--skip-parity-check" in checkout.output
+
+
+@pytest.mark.parametrize(
+    ("refusal", "said"),
+    [
+        ("acr_pull", "authentication required, visit https://aka.ms/acr/authorization"),
+        ("acr_firewall", "client with IP '127.0.0.1' is not allowed access"),
+    ],
+)
+def test_a_registry_refusal_before_any_change_exits_1_without_a_rollback(
+    checkout: Checkout, azure: FakeAzure, refusal: str, said: str
+) -> None:
+    assert checkout.run("api", tag="v2").outcome.result == "success"
+    azure.tags.discard(f"elb-dashboard-api:{OLD_TAG}")  # (irrelevant: refused before asking)
+    setattr(azure, refusal, refusal != "acr_pull")
+    done = checkout.run("api", tag="v3")
+    assert done.exit_code == 1, checkout.output
+    assert done.outcome.result != "rollback_failed"
+    assert said in checkout.output
+    assert "auto-rollback" not in checkout.output
+    assert len(azure.updates()) == 1  # only the first run's

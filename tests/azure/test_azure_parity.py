@@ -19,6 +19,7 @@ SCOPE = (
 
 
 def disable_public_access(azure: FakeAzure, *statuses: str) -> None:
+    assert azure.account is not None
     azure.account["properties"]["publicNetworkAccess"] = "Disabled"
     template = azure.connections[0]
     azure.connections = []
@@ -134,3 +135,51 @@ def test_local_emulator_endpoint_has_nothing_to_check(
     platform.parity_check(log)
     assert "is local (an emulator); nothing to check" in log.text()
     assert azure.made("GET", "storageAccounts") == []
+
+
+def test_secured_by_perimeter_warns_and_passes(
+    platform: AzurePlatform, azure: FakeAzure, log: Lines
+) -> None:
+    assert azure.account is not None
+    azure.account["properties"]["publicNetworkAccess"] = "SecuredByPerimeter"
+    platform.parity_check(log)
+    assert "secured by a network security perimeter" in log.text()
+    assert "allows public network access" not in log.text()
+
+
+def test_firewall_deny_without_the_apps_ips_is_rejected(
+    platform: AzurePlatform, azure: FakeAzure, log: Lines
+) -> None:
+    assert azure.account is not None
+    azure.account["properties"]["networkAcls"] = {
+        "defaultAction": "Deny",
+        "bypass": "AzureServices",
+        "ipRules": [{"value": "203.0.113.0/24", "action": "Allow"}],
+        "virtualNetworkRules": [],
+    }
+    azure.connections = []
+    with pytest.raises(ParityRejected) as caught:
+        platform.parity_check(log)
+    assert "networkAcls.defaultAction Deny" in str(caught.value)
+    assert "20.62.0.1" in str(caught.value)  # the app's outbound IP, named
+
+
+def test_firewall_deny_admitting_the_apps_ips_passes(
+    platform: AzurePlatform, azure: FakeAzure, log: Lines
+) -> None:
+    assert azure.account is not None
+    azure.account["properties"]["networkAcls"] = {
+        "defaultAction": "Deny",
+        "ipRules": [{"value": "20.62.0.0/16", "action": "Allow"}],
+    }
+    azure.connections = []
+    platform.parity_check(log)
+    assert "admits every outbound IP of the app: ok" in log.text()
+
+
+def test_a_missing_account_skips_with_a_warning(
+    platform: AzurePlatform, azure: FakeAzure, log: Lines
+) -> None:
+    azure.account = None
+    platform.parity_check(log)
+    assert log[-1].startswith("WARNING: storage parity check skipped: not found")

@@ -5,16 +5,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import CredentialUnavailableError
-from azurekit import Lines, StaticToken, app_spec
+from azurekit import Lines, StaticToken, app_spec, settings_for
 from fakeazure import FakeAzure
 from standin import APP, SUB
 
-from elb_upgrade.errors import PlatformError, PlatformUnavailable
+from elb_upgrade.errors import ConfigError, PlatformError, PlatformUnavailable
+from elb_upgrade.platforms.azure import AzurePlatform
 from elb_upgrade.platforms.azure.settings import load
 
 OTHER_SUB = "0c4b2e6d-8f1a-4b3c-9d5e-7f6a8b9c0d1e"
@@ -79,7 +81,7 @@ def test_build_settings_are_required_only_to_build(make_platform, log: Lines, tm
     platform = make_platform(ACR_NAME="", ACR_LOGIN_SERVER="")
     platform.check()
     image = app_spec({}, tmp_path).images[0]
-    with pytest.raises(PlatformUnavailable, match="ACR_NAME, ACR_LOGIN_SERVER"):
+    with pytest.raises(PlatformUnavailable, match="missing Azure setting: ACR_NAME"):
         platform.build(image, "t1", log)
 
 
@@ -151,3 +153,79 @@ def test_importing_the_platform_loads_no_azure_sdk() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True, cwd="/"
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_an_expired_token_is_not_logged_in(make_platform, azure: FakeAzure) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(PlatformUnavailable, match="Not logged in to Azure"):
+        make_platform(credential=StaticToken(lifetime=-60)).check()
+    assert azure.requests[-1].path.endswith(f"/containerApps/{APP}")
+
+
+def test_a_token_for_another_audience_is_not_logged_in(make_platform, azure: FakeAzure) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(PlatformUnavailable) as caught:
+        make_platform(credential=StaticToken(audience="https://vault.azure.net")).check()
+    assert "wrong audience" in str(caught.value)
+
+
+def test_azd_output_names_find_the_app_and_the_registry(bin_dir: Path) -> None:
+    script(
+        bin_dir,
+        "azd",
+        'echo AZURE_RESOURCE_GROUP="rg-from-azd"\n'
+        'echo SERVICE_API_NAME="ca-api-from-azd"\n'
+        'echo SERVICE_API_IMAGE_NAME="crazd.azurecr.io/app/api-azd:azd-deploy-1"\n'
+        'echo AZURE_CONTAINER_REGISTRY_ENDPOINT="crazd.azurecr.io"',
+    )
+    settings = load({"PATH": str(bin_dir)})
+    settings.require("AZURE_RESOURCE_GROUP", "CONTAINER_APP_NAME")
+    assert settings.app_name == "ca-api-from-azd"
+    assert settings.login_server == "crazd.azurecr.io"
+
+
+def test_several_azd_services_need_azd_service_name(bin_dir: Path) -> None:
+    script(bin_dir, "azd", 'echo SERVICE_API_NAME="ca-api"\necho SERVICE_WEB_NAME="ca-web"')
+    with pytest.raises(ConfigError, match="AZD_SERVICE_NAME"):
+        _ = load({"PATH": str(bin_dir), "AZURE_RESOURCE_GROUP": "rg"}).app_name
+    chosen = load({"PATH": str(bin_dir), "AZURE_RESOURCE_GROUP": "rg", "AZD_SERVICE_NAME": "web"})
+    assert chosen.app_name == "ca-web"
+
+
+def test_uppercase_repository_is_refused_when_the_platform_is_built(
+    azure: FakeAzure, bin_dir: Path
+) -> None:
+    spec = app_spec(settings_for(azure, bin_dir))
+    bad = replace(spec, images=(replace(spec.images[0], repository="Elb-Dashboard-API"),))
+    with pytest.raises(ConfigError) as caught:
+        AzurePlatform(bad, credential_factory=StaticToken)
+    assert "'Elb-Dashboard-API' is not a valid registry repository name" in str(caught.value)
+    assert "use 'elb-dashboard-api'" in str(caught.value)
+    assert azure.requests == []
+
+
+def test_config_variables_resolve_from_platform_table_then_azd_env(
+    bin_dir: Path, tmp_path: Path
+) -> None:
+    from elb_upgrade import config
+    from elb_upgrade.platforms.base import platform_variables
+
+    script(
+        bin_dir,
+        "azd",
+        'echo CONTAINER_APP_FQDN="ca-from-azd.eastus.azurecontainerapps.io"\n'
+        'echo HEALTH_PATH="/from-azd"\necho REGION="azd-region"',
+    )
+    (tmp_path / "elb-upgrade.toml").write_text(
+        '[app]\nname = "app"\nplatform = "azure"\n'
+        'readiness_url = "https://${CONTAINER_APP_FQDN}${HEALTH_PATH}?r=${REGION}"\n'
+        '[images.api]\nrepository = "api"\ncontext = "."\n'
+        '[containers.api]\nimage = "api"\n[scopes]\nfull = ["api"]\n'
+        '[platform]\nHEALTH_PATH = "/api/health/ready"\n'
+    )
+    environ = {"PATH": str(bin_dir), "REGION": "env-region"}
+    cfg = config.load(tmp_path / "elb-upgrade.toml", environ, extra=platform_variables)
+    # process environment > [platform] > azd env get-values
+    assert cfg.readiness_url == (
+        "https://ca-from-azd.eastus.azurecontainerapps.io/api/health/ready?r=env-region"
+    )
+    with pytest.raises(ConfigError, match=r"needs \$\{CONTAINER_APP_FQDN\}"):
+        config.load(tmp_path / "elb-upgrade.toml", environ)  # without the platform's source

@@ -11,7 +11,7 @@ from fakeazure import FakeAzure
 
 from elb_upgrade.errors import PlatformUnavailable
 from elb_upgrade.platforms.azure import AzurePlatform
-from elb_upgrade.platforms.azure.revision import classify
+from elb_upgrade.platforms.azure.revision import UNHEALTHY_GRACE, classify, is_pull_error
 from elb_upgrade.platforms.azure.translate import Action, translate
 from elb_upgrade.platforms.base import RevisionState
 
@@ -43,6 +43,27 @@ def replica(**container: Any) -> dict[str, Any]:
         ),
         (revision(provisioningState="Failed"), [], RevisionState.FAILED),
         (revision(runningState="Stopped"), [], RevisionState.FAILED),
+        # values the real API returns and the spec lacks
+        (revision(runningState="ActivationFailed"), [], RevisionState.FAILED),
+        (revision(runningState="RunningAtMaxScale"), [replica()], RevisionState.RUNNING),
+        (revision(runningState="Activating"), [replica()], RevisionState.PENDING),
+        # Deprovisioning is a provisioningState, not a runningState
+        (revision(provisioningState="Deprovisioning"), [], RevisionState.FAILED),
+        (revision(healthState="Unhealthy"), [replica()], RevisionState.PENDING),  # in grace
+        (revision(healthState="None"), [replica()], RevisionState.RUNNING),  # no probes
+        (revision(runningState="SomethingNew"), [replica()], RevisionState.PENDING),
+        (revision(provisioningState=None, runningState=None), [], RevisionState.PENDING),
+        # "executable file not found" is a bad command, not a pull failure
+        (
+            revision(),
+            [
+                replica(
+                    runningState="Waiting",
+                    runningStateDetails='exec: "x": executable file not found in $PATH',
+                )
+            ],
+            RevisionState.PENDING,
+        ),
     ],
 )
 def test_revision_classification(
@@ -70,3 +91,29 @@ def test_the_build_log_may_appear_late(
     )
     platform.build(app_spec({}, context).images[0], "late", log)
     assert log[-1] == "Run ID: cb1 was succeeded"
+
+
+def test_unhealthy_past_the_grace_period_fails_with_the_raw_values() -> None:
+    status = classify(revision(healthState="Unhealthy"), [replica()], age=UNHEALTHY_GRACE)
+    assert status.state is RevisionState.FAILED
+    assert "healthState Unhealthy" in status.detail
+
+
+def test_an_unknown_state_shows_the_raw_values() -> None:
+    status = classify(revision(runningState="SomethingNew"), [])
+    assert "runningState SomethingNew" in status.detail
+
+
+@pytest.mark.parametrize(
+    ("details", "pull"),
+    [
+        ("ErrImagePull: rpc error", True),
+        ("ImagePullBackOff: Back-off pulling image", True),
+        ('failed to pull and unpack image "x": not found', True),
+        ("manifest unknown", True),
+        ('exec: "gunicorn": executable file not found in $PATH', False),
+        ("config file not found", False),
+    ],
+)
+def test_pull_errors_are_matched_precisely(details: str, pull: bool) -> None:
+    assert is_pull_error(details) is pull

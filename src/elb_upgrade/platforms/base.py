@@ -119,6 +119,21 @@ _BUILTIN: dict[str, str] = {
 
 
 _EXTRAS: dict[str, str] = {"azure": "azure"}  # platform → the optional extra it needs
+_VARIABLES: dict[str, str] = {
+    "azure": "elb_upgrade.platforms.azure.settings:azd_variables",
+}
+
+
+def platform_variables(name: str, env: Mapping[str, str]) -> Mapping[str, str]:
+    """Extra `${VAR}` values a platform knows (azure: `azd env get-values`), else none."""
+    target = _VARIABLES.get(name)
+    if target is None:
+        return {}
+    module_name, _, attr = target.partition(":")
+    source: Callable[[Mapping[str, str]], Mapping[str, str]] = getattr(
+        importlib.import_module(module_name), attr
+    )
+    return source(env)
 
 
 def platform_names() -> list[str]:

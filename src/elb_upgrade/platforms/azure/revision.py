@@ -1,8 +1,16 @@
 """How a Container App revision is doing, judged from its ARM JSON (pure functions).
 
-FAILED is for good: provisioning failed, the revision stopped, a container cannot pull
-its image, or a container restarted `CRASH_RESTARTS` times (a crash loop). Anything
-still starting is PENDING; the gate decides how long to wait for it.
+READY is an allow-list: `provisioningState` Provisioned, `runningState` Running or
+RunningAtMaxScale, `healthState` Healthy or None (no probes), and every listed replica's
+containers ready. FAILED is for good: provisioning Failed, the revision being
+deprovisioned, `runningState` Failed / ActivationFailed / Stopped, Degraded or Unhealthy
+for longer than the grace period, a container that cannot pull its image (matched on
+the kubelet's reasons, not on "not found") or that restarted `CRASH_RESTARTS` times.
+Anything else, including values no spec lists yet, is PENDING and the detail shows the
+raw values, so an operator sees what Azure said.
+
+The real API returns running states the spec lacks (`ActivationFailed`,
+`RunningAtMaxScale`, `Activating`): see tests/azure/README.md.
 """
 
 from __future__ import annotations
@@ -14,39 +22,67 @@ from typing import Any
 from elb_upgrade.platforms.base import RevisionState, RevisionStatus
 
 CRASH_RESTARTS = 3
+UNHEALTHY_GRACE = 120.0
+# The kubelet's own reasons and the registry's own words for an image that cannot be pulled.
+# "executable file not found" (a bad command) is a crash, not a pull failure.
 _PULL = re.compile(
-    r"imagepull|errimage|pull access denied|manifest unknown|"
-    r"failed to pull|not found",
+    r"\b(?:ErrImagePull|ImagePullBackOff|ErrImageNeverPull|InvalidImageName)\b|"
+    r"failed to pull (?:and unpack )?image|pull access denied|manifest unknown|"
+    r"manifest for \S+ not found|failed to resolve reference",
     re.I,
 )
-_STARTING = {"", "processing", "activating", "unknown"}
-_GONE = {"stopped", "deprovisioning", "deprovisioned", "inactive"}
+_READY_RUNNING = {"running", "runningatmaxscale"}
+_READY_HEALTH = {"healthy", "none", ""}
+_FAILED_RUNNING = {"failed", "activationfailed", "stopped"}
+_GONE_PROVISIONING = {"deprovisioning", "deprovisioned"}
 
 Json = Mapping[str, Any]
 
 
-def classify(revision: Json, replicas: Iterable[Json]) -> RevisionStatus:
-    """PENDING / RUNNING / FAILED for one revision and its replicas."""
+def classify(revision: Json, replicas: Iterable[Json], age: float = 0.0) -> RevisionStatus:
+    """PENDING / RUNNING / FAILED for one revision and its replicas.
+
+    `age` is how long (seconds) the caller has watched the revision since it was made: a
+    Degraded or Unhealthy revision fails only once `age` passes `UNHEALTHY_GRACE`.
+    """
     name = str(revision.get("name", "?"))
     props = revision.get("properties") or {}
-    provisioning = str(props.get("provisioningState") or "").lower()
-    running = str(props.get("runningState") or "").lower()
+    provisioning = _low(props.get("provisioningState"))
+    running = _low(props.get("runningState"))
+    health = _low(props.get("healthState"))
+    raw = _raw(props)
     details = str(props.get("runningStateDetails") or props.get("provisioningError") or "")
+    replicas = list(replicas)
     if provisioning == "failed":
         return _failed(f"revision {name} failed to provision: {details or 'no details'}")
+    if provisioning in _GONE_PROVISIONING:
+        return _failed(f"revision {name} is being removed ({raw})")
     crashed = _replica_failure(replicas)  # the most specific reason, so first
     if crashed:
         return _failed(f"revision {name}: {crashed}")
-    if running == "failed" or running in _GONE:
-        return _failed(f"revision {name} is {running}" + (f": {details}" if details else ""))
-    if provisioning == "provisioning" or running in _STARTING:
-        return RevisionStatus(
-            RevisionState.PENDING, f"revision {name} is {provisioning or running}"
-        )
-    waiting = _not_ready(replicas)
-    if waiting or running == "degraded":
-        return RevisionStatus(RevisionState.PENDING, waiting or f"revision {name} is degraded")
-    return RevisionStatus(RevisionState.RUNNING, f"revision {name} is {running}")
+    if running in _FAILED_RUNNING:
+        return _failed(f"revision {name} is {_says(props)}" + (f": {details}" if details else ""))
+    if (running == "degraded" or health == "unhealthy") and age >= UNHEALTHY_GRACE:
+        return _failed(f"revision {name} still unhealthy after {age:.0f}s ({raw})")
+    if provisioning == "provisioned" and running in _READY_RUNNING and health in _READY_HEALTH:
+        waiting = _not_ready(replicas)
+        if waiting:
+            return RevisionStatus(RevisionState.PENDING, waiting)
+        return RevisionStatus(RevisionState.RUNNING, f"revision {name} is running ({raw})")
+    return RevisionStatus(RevisionState.PENDING, f"revision {name} is starting ({raw})")
+
+
+def _low(value: Any) -> str:
+    return str(value or "").strip().lower()
+
+
+def _says(props: Json) -> str:
+    return str(props.get("runningState") or "?")
+
+
+def _raw(props: Json) -> str:
+    keys = ("provisioningState", "runningState", "healthState")
+    return ", ".join(f"{k} {props.get(k) or '-'}" for k in keys)
 
 
 def _failed(detail: str) -> RevisionStatus:
@@ -60,12 +96,16 @@ def _containers(replicas: Iterable[Json]) -> Iterable[tuple[str, Json]]:
             yield str(replica.get("name", "?")), container
 
 
+def is_pull_error(details: str) -> bool:
+    return bool(_PULL.search(details))
+
+
 def _replica_failure(replicas: Iterable[Json]) -> str:
     for replica, c in _containers(replicas):
         details = str(c.get("runningStateDetails") or "")
         restarts = int(c.get("restartCount") or 0)
-        state = str(c.get("runningState") or "").lower()
-        if state != "running" and _PULL.search(details):
+        state = _low(c.get("runningState"))
+        if state != "running" and is_pull_error(details):
             return f"container {c.get('name')} cannot pull its image ({details})"
         if restarts >= CRASH_RESTARTS:
             return (
@@ -77,6 +117,6 @@ def _replica_failure(replicas: Iterable[Json]) -> str:
 
 def _not_ready(replicas: Iterable[Json]) -> str:
     for replica, c in _containers(replicas):
-        if c.get("ready") is False or str(c.get("runningState", "running")).lower() != "running":
+        if c.get("ready") is False or _low(c.get("runningState") or "running") != "running":
             return f"container {c.get('name')} in replica {replica} is not ready yet"
     return ""

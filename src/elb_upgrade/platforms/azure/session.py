@@ -44,6 +44,7 @@ class Session:
     subscription: str
     subscription_note: str = ""
     announced: bool = field(default=False)
+    registry: Any = None  # the registry resource, once `registry.resolve` found it
 
     @property
     def rg(self) -> str:

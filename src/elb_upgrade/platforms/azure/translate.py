@@ -1,13 +1,15 @@
 """Azure SDK exceptions → `elb_upgrade.errors`, at the one place they enter.
 
     ClientAuthenticationError (401, no credential)  → PlatformUnavailable "Not logged in…"
-    HttpResponseError 403                           → PlatformError: which role on which scope
-    HttpResponseError 412                           → ConflictError: the app changed; rerun
-    HttpResponseError 404 / 409 / other             → PlatformError naming the action
+    HttpResponseError 403                           → RefusedError: which role on which scope
+    HttpResponseError 400 / 409                     → RefusedError: Azure's own code and words
+    HttpResponseError 404 / other                   → PlatformError naming the action
     ServiceRequestError / ServiceResponseError      → PlatformUnavailable: cannot reach Azure
 
 Every call into the SDK runs inside `translate(Action(...))`, so the message can say what
-we were doing and which role that needs.
+we were doing and which role that needs. A 4xx answer to a request means Azure refused
+it and changed nothing: that is a `RefusedError` (no rollback follows). Container Apps
+send no ETag and take no `If-Match` (tests/azure/README.md), so there is no 412 here.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 
 from azure.core import exceptions as az
 
-from elb_upgrade.errors import ConflictError, PlatformError, PlatformUnavailable
+from elb_upgrade.errors import PlatformError, PlatformUnavailable, RefusedError
 
 LOGIN_HINT = (
     "run `az login` (and `az account set --subscription <id>`), or provide a "
@@ -63,17 +65,17 @@ def not_logged_in(exc: BaseException | None = None) -> PlatformUnavailable:
 
 
 def http_error(action: Action, exc: az.HttpResponseError) -> PlatformError:
+    """The elb-upgrade error for an HTTP failure of `action`."""
     status = _status(exc)
     if status == 403:
         return forbidden(action, exc)
     if status == 401:
         return not_logged_in(exc)
-    if status == 412:
-        return ConflictError(
-            f"the app changed since the snapshot; rerun ({action.what} was refused: "
-            "its ETag no longer matches)",
-            hint="someone or something else updated it after elb-upgrade read it; rerun "
-            "elb-upgrade to snapshot the current state (check `az containerapp revision list`)",
+    if status == 400:
+        return RefusedError(
+            f"Azure refused to {action.what} (nothing was changed): {_detail(exc)}",
+            hint="fix what Azure names above (the image reference, a container's cpu/memory) "
+            "and rerun",
         )
     if status == 404:
         return PlatformError(
@@ -82,19 +84,41 @@ def http_error(action: Action, exc: az.HttpResponseError) -> PlatformError:
             "resource names (CONTAINER_APP_NAME, ACR_NAME)",
         )
     if status == 409:
-        return PlatformError(
-            f"Azure refused to {action.what}: another operation is in progress ({_detail(exc)})",
-            hint="wait for it to finish, then rerun",
-        )
+        return conflict(action, exc)
     return PlatformError(f"Azure failed to {action.what}: HTTP {status} {_detail(exc)}")
 
 
-def forbidden(action: Action, exc: az.HttpResponseError) -> PlatformError:
+def conflict(action: Action, exc: az.HttpResponseError) -> RefusedError:
+    """409: a resource lock (ScopeLocked) or another operation still in progress."""
+    if code_of(exc).lower() == "scopelocked":
+        return RefusedError(
+            f"Azure refused to {action.what}: a resource lock forbids it ({_detail(exc)})",
+            hint="list the locks with `az lock list --resource-group <rg> -o table`; an owner "
+            "must remove the ReadOnly lock (or deploy from a pipeline allowed to), then rerun",
+        )
+    return RefusedError(
+        f"Azure refused to {action.what}: another operation is in progress ({_detail(exc)})",
+        hint="wait for it to finish (`az containerapp show --query properties.provisioningState`)"
+        ", then rerun",
+    )
+
+
+def code_of(exc: az.HttpResponseError) -> str:
+    return str(getattr(getattr(exc, "error", None), "code", None) or "")
+
+
+def words_of(exc: az.HttpResponseError) -> str:
+    """The service's own message, first line, as Azure sent it."""
+    error = getattr(exc, "error", None)
+    return str(getattr(error, "message", None) or _first_line(exc))[:300]
+
+
+def forbidden(action: Action, exc: az.HttpResponseError) -> RefusedError:
     """403: name the role that is missing and the scope it is missing on."""
     found = _ACTION.search(str(exc))
     scope = found.group(2) if found else action.scope
     denied = f" (denied: {found.group(1)})" if found else ""
-    return PlatformError(
+    return RefusedError(
         f"permission denied to {action.what}: your identity needs the role "
         f"'{action.role}' on {scope}{denied}",
         hint=f"ask an owner to run: az role assignment create --assignee <your user or app id> "
