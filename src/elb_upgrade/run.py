@@ -86,6 +86,7 @@ class Outcome:
     message: str = ""
     tag: str = ""
     head_sha: str = ""
+    commit_ts: str = ""  # HEAD's committer time (UTC), for lead time in `report`
     revision: str = ""
     previous_revision: str = ""
     deployed: dict[str, str] = field(default_factory=dict)
@@ -165,6 +166,7 @@ def upgrade(
             finished = Finished(run.outcome, exit_code, run.app, run.scope, elapsed, ts)
             if run.outcome.result is not Result.DRY_RUN and not options.dry_run:
                 _record(finished, environ, ui)
+            _step_summary(finished, environ, ui)
     return finished
 
 
@@ -262,6 +264,7 @@ class Run:
             if not self.opts.allow_dirty:
                 gitops.require_clean(git)
             self.outcome.head_sha = git.head_sha()
+            self.outcome.commit_ts = _utc(git.commit_ts())
         platform.check()
         if self.opts.scope == ROLLBACK:
             self.ui.info("storage parity check skipped for rollback (it may be the way out)")
@@ -604,10 +607,29 @@ def _record(finished: Finished, environ: Mapping[str, str], ui: Reporter) -> Non
         elapsed_seconds=finished.elapsed_seconds,
         message=o.message,
         exit_code=finished.exit_code,
+        commit_ts=o.commit_ts,
+        who=record.who(),
     )
     warning = record.append(record.default_path(environ), entry)
     if warning:
         ui.warn(warning)
+
+
+def _utc(text: str) -> str:
+    from elb_upgrade.clock import moment
+
+    when = moment(text)
+    return iso_z(when) if when is not None else ""
+
+
+def _step_summary(finished: Finished, environ: Mapping[str, str], ui: Reporter) -> None:
+    """In GitHub Actions, append the run's outcome to the job's summary page."""
+    from elb_upgrade.report.markdown import STEP_SUMMARY, append_step_summary, step_summary
+
+    if environ.get(STEP_SUMMARY):
+        warning = append_step_summary(environ, step_summary(summary(finished), finished.ts))
+        if warning:
+            ui.warn(warning)
 
 
 def summary(finished: Finished) -> dict[str, object]:
