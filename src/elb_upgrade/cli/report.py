@@ -60,6 +60,9 @@ def report_command(
             hint="use an age such as 30d or a date before today",
         )
     window = _age(rework_window, now)
+    path = None if markdown and output is None else Path(output or DEFAULT_OUTPUT)
+    if path is not None:
+        check_target(path)
     source = open_source(os.environ)
     data = gather(source, Period(start, now), apps, window)
     data.source, data.skipped, data.found = source.where, source.skipped, source.found
@@ -85,7 +88,7 @@ def report_command(
         from elb_upgrade.report import html
 
         text = html.render(data)
-    path = Path(output or DEFAULT_OUTPUT)
+    assert path is not None
     write(path, text)
     click.echo(f"report written to {path.resolve()} ({_counts(data)})")
     return 0
@@ -109,8 +112,8 @@ def _counts(data: Any) -> str:
     return f"{len(data.runs)} runs of {apps} app{plural} since {data.period.start:%Y-%m-%d}"
 
 
-def write(path: Path, text: str) -> None:
-    """Write `text` to `path` whole or not at all (a temporary file renamed over it)."""
+def check_target(path: Path) -> None:
+    """Refuse an output path that cannot take a file, before any work is done."""
     from elb_upgrade.errors import ElbUpgradeError
 
     if path.is_dir():
@@ -118,6 +121,18 @@ def write(path: Path, text: str) -> None:
             f"cannot write the report to {path}: it is a directory; nothing was written",
             hint=f"name a file, e.g. -o {path / DEFAULT_OUTPUT}",
         )
+    if not path.parent.is_dir():
+        raise ElbUpgradeError(
+            f"cannot write the report to {path}: No such directory {path.parent}; "
+            "nothing was written",
+            hint=f"create it (mkdir -p {path.parent}) or pick another -o PATH",
+        )
+
+
+def write(path: Path, text: str) -> None:
+    """Write `text` to `path` whole or not at all (a temporary file renamed over it)."""
+    from elb_upgrade.errors import ElbUpgradeError
+
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
