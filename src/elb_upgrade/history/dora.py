@@ -219,39 +219,60 @@ def combined(apps: list[AppMetrics], period: Period) -> AppMetrics:
 
 @dataclass
 class _AppState:
-    outage: dt.datetime | None = None  # start of the open outage
+    outage: float | None = None  # start of the open outage (POSIX seconds)
     outage_in: Metrics | None = None  # the period it counts in
-    rework_until: dt.datetime | None = None
+    rework_until: float | None = None
+
+
+def start_of(entry: Entry) -> float | None:
+    """When a run started, in POSIX seconds; None when its `ts` is unreadable."""
+    when = moment(entry.get("ts"))
+    return None if when is None else when.timestamp()
 
 
 class DoraTally:
     """Feed entries one by one (`add`), then `finish`; streaming, O(apps) state plus the
-    lead and recovery times of the two periods."""
+    lead and recovery times of the two periods. Times are POSIX seconds inside: the hot
+    loop of a 100,000-line report does no datetime arithmetic."""
 
     def __init__(self, period: Period, rework_window: dt.timedelta = REWORK_WINDOW) -> None:
         self.period, self.previous = period, period.before()
-        self.window = rework_window
+        self.window = rework_window.total_seconds()
+        self.bounds = (
+            self.previous.start.timestamp(),
+            period.start.timestamp(),
+            period.end.timestamp(),
+        )
         self.apps: dict[str, tuple[Metrics, Metrics]] = {}
         self.state: dict[str, _AppState] = {}
 
-    def add(self, entry: Entry) -> None:
-        start = moment(entry.get("ts"))
-        if start is None or start >= self.period.end:
+    def add(self, entry: Entry, start: float | None = None) -> None:
+        """Count one run; `start` is its `start_of` when the caller has it already."""
+        if start is None:
+            start = start_of(entry)
+        if start is None or start >= self.bounds[2]:
+            return
+        result = entry.get("result")
+        if result not in DEPLOYED and result not in RESTORING:
+            if start >= self.bounds[0]:
+                self._metrics(str(entry.get("app", "")))  # the app shows, with no deployment
             return
         app = str(entry.get("app", ""))
-        result, scope = str(entry.get("result")), str(entry.get("scope"))
-        end = start + dt.timedelta(seconds=float(entry.get("elapsed_seconds") or 0))
-        state = self.state.setdefault(app, _AppState())
+        state = self.state.get(app)
+        if state is None:
+            state = self.state[app] = _AppState()
         bucket = self._bucket(app, start)
-        if scope != ROLLBACK_SCOPE and result in DEPLOYED:
-            self._deployment(entry, state, bucket, result, start, end)
+        end = start + float(entry.get("elapsed_seconds") or 0)
+        if result in DEPLOYED and entry.get("scope") != ROLLBACK_SCOPE:
+            self._deployment(entry, state, bucket, str(result), start, end)
         elif result in RESTORING:
             self._restored(state, end)
 
-    def _bucket(self, app: str, start: dt.datetime) -> Metrics | None:
-        if self.period.holds(start):
+    def _bucket(self, app: str, start: float) -> Metrics | None:
+        before, begin, _ = self.bounds
+        if start >= begin:
             return self._metrics(app)[0]
-        if self.previous.holds(start):
+        if start >= before:
             return self._metrics(app)[1]
         return None
 
@@ -266,8 +287,8 @@ class DoraTally:
         state: _AppState,
         bucket: Metrics | None,
         result: str,
-        start: dt.datetime,
-        end: dt.datetime,
+        start: float,
+        end: float,
     ) -> None:
         rework = state.rework_until is not None and start <= state.rework_until
         state.rework_until = None
@@ -286,22 +307,22 @@ class DoraTally:
             return  # the app was already down: the same outage goes on
         if result == SELF_RESTORED:
             if bucket is not None:
-                bucket.recoveries.append((end - start).total_seconds())
+                bucket.recoveries.append(end - start)
             return
         state.outage, state.outage_in = start, bucket
 
-    def _lead_time(self, entry: Entry, bucket: Metrics, end: dt.datetime) -> None:
+    def _lead_time(self, entry: Entry, bucket: Metrics, end: float) -> None:
         committed = moment(entry.get("commit_ts")) if entry.get("commit_ts") else None
         if committed is None:
             bucket.lead_time_missing += 1
         else:
-            bucket.lead_times.append(max(0.0, (end - committed).total_seconds()))
+            bucket.lead_times.append(max(0.0, end - committed.timestamp()))
 
-    def _restored(self, state: _AppState, end: dt.datetime) -> None:
+    def _restored(self, state: _AppState, end: float) -> None:
         if state.outage is None:
             return
         if state.outage_in is not None:
-            state.outage_in.recoveries.append(max(0.0, (end - state.outage).total_seconds()))
+            state.outage_in.recoveries.append(max(0.0, end - state.outage))
         state.outage, state.outage_in = None, None
 
     def finish(self) -> list[AppMetrics]:

@@ -8,10 +8,10 @@ dropped. Renderers (`report.html`, `report.markdown`) only format a `ReportData`
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from elb_upgrade.clock import moment
 from elb_upgrade.history.dora import (
     DEPLOYED,
     REWORK_WINDOW,
@@ -20,6 +20,7 @@ from elb_upgrade.history.dora import (
     DoraTally,
     Period,
     combined,
+    start_of,
 )
 from elb_upgrade.history.read import Entry
 
@@ -27,6 +28,9 @@ LAST_RUNS = 20
 # Runs that restored, or tried to restore, a snapshot: `elb-upgrade rollback` and the
 # automatic rollback after a failed gate.
 ROLLED_BACK = frozenset({"rollback_success", "rollback_failed", "upgrade_failed_rolled_back"})
+FAILED_DEPLOY = DEPLOYED - {"success"}
+_COUNTED = FAILED_DEPLOY | ROLLED_BACK
+WEEK_SECONDS = 7 * 86400
 
 
 @dataclass
@@ -74,27 +78,30 @@ def gather(
     tally = DoraTally(period, rework_window)
     runs: list[Entry] = []
     weeks = _weeks(period)
-    results: dict[str, int] = {}
+    week0 = dt.datetime.combine(weeks[0].start, dt.time(), dt.UTC).timestamp()
+    begin, end = period.start.timestamp(), period.end.timestamp()
+    results: Counter[str] = Counter()
     for entry in entries:
         if wanted and entry.get("app") not in wanted:
             continue
-        tally.add(entry)
-        start = moment(entry.get("ts"))
-        if start is None or not period.holds(start):
+        start = start_of(entry)
+        tally.add(entry, start)
+        if start is None or not begin <= start < end:
             continue
         runs.append(entry)
-        result = str(entry.get("result"))
-        results[result] = results.get(result, 0) + 1
-        _count_week(weeks, start, entry)
+        result = entry.get("result")
+        results[str(result)] += 1
+        if result in _COUNTED:
+            _count_week(weeks[int((start - week0) // WEEK_SECONDS)], entry)
     return ReportData(
         period,
         "",
         tally.finish(),
         runs,
-        list(weeks.values()),
+        weeks,
         apps_filter=tuple(sorted(wanted)),
         rework_window=rework_window,
-        results=dict(sorted(results.items(), key=lambda kv: -kv[1])),
+        results=dict(results.most_common()),
     )
 
 
@@ -104,22 +111,19 @@ def week_of(when: dt.datetime) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 
 
-def _weeks(period: Period) -> dict[dt.date, Week]:
-    weeks: dict[dt.date, Week] = {}
-    day = week_of(period.start)
-    last = week_of(period.end)
+def _weeks(period: Period) -> list[Week]:
+    """Every week the period touches, Monday first, consecutive."""
+    weeks = []
+    day, last = week_of(period.start), week_of(period.end)
     while day <= last:
-        weeks[day] = Week(day)
+        weeks.append(Week(day))
         day += dt.timedelta(days=7)
     return weeks
 
 
-def _count_week(weeks: dict[dt.date, Week], start: dt.datetime, entry: Entry) -> None:
-    week = weeks.get(week_of(start))
-    if week is None:
-        return
-    result, scope = entry.get("result"), entry.get("scope")
-    if scope != ROLLBACK_SCOPE and result in DEPLOYED and result != "success":
+def _count_week(week: Week, entry: Entry) -> None:
+    result = entry.get("result")
+    if result in FAILED_DEPLOY and entry.get("scope") != ROLLBACK_SCOPE:
         week.failures += 1
     if result in ROLLED_BACK:
         week.rollbacks += 1

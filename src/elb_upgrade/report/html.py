@@ -75,6 +75,7 @@ th{background:#f4f4f4}td.msg{max-width:36rem;overflow-wrap:anywhere}
 def render(data: ReportData) -> str:
     """The whole page."""
     plotly_js, figure = _plotly()
+    marks = [_Mark(entry) for entry in data.runs]
     scope = ", ".join(data.apps_filter) or "all apps"
     parts = [
         "<!DOCTYPE html>",
@@ -91,14 +92,14 @@ def render(data: ReportData) -> str:
         _section(
             "timeline",
             f"Runs ({len(data.runs)}), one mark per run, coloured by result",
-            figure(_timeline(data.runs), "timeline-chart"),
+            figure(_timeline(marks), "timeline-chart"),
             '<p class="note">Hover a mark for its scope, tag, who, elapsed time and message. '
             'The same runs are listed in <a href="#runs">the table of runs</a>.</p>',
         ),
         _section(
             "elapsed",
             "Elapsed time per scope",
-            figure(_elapsed(data.runs), "elapsed-chart"),
+            figure(_elapsed(marks), "elapsed-chart"),
             '<p class="note">Deployments and rollbacks; the values are in '
             '<a href="#runs">the table of runs</a> (elapsed column).</p>',
         ),
@@ -158,11 +159,25 @@ def _layout(x_title: str, y_title: str, **more: Any) -> dict[str, Any]:
     return layout
 
 
-def _timeline(runs: list[Entry]) -> dict[str, Any]:
-    kind = "scatter" if len(runs) <= SVG_LIMIT else "scattergl"
+class _Mark:
+    """One run as the charts show it: x, hover text (escaped once, used by both charts)."""
+
+    __slots__ = ("entry", "hover", "x")
+
+    def __init__(self, entry: Entry) -> None:
+        self.entry = entry
+        self.x = _x(entry)
+        self.hover = _hover(entry)
+
+
+def _timeline(marks: list[_Mark]) -> dict[str, Any]:
+    kind = "scatter" if len(marks) <= SVG_LIMIT else "scattergl"
+    by_result: dict[str, list[_Mark]] = {}
+    for mark in marks:
+        by_result.setdefault(str(mark.entry.get("result")), []).append(mark)
     traces = []
     for result in RECORDED:
-        mine = [r for r in runs if r.get("result") == result]
+        mine = by_result.get(result.value)
         if not mine:
             continue
         traces.append(
@@ -170,9 +185,9 @@ def _timeline(runs: list[Entry]) -> dict[str, Any]:
                 "type": kind,
                 "mode": "markers",
                 "name": result.value,
-                "x": [_x(r) for r in mine],
-                "y": [printable(str(r.get("app", ""))) for r in mine],
-                "hovertext": [_hover(r) for r in mine],
+                "x": [m.x for m in mine],
+                "y": [printable(str(m.entry.get("app", ""))) for m in mine],
+                "hovertext": [m.hover for m in mine],
                 "hoverinfo": "text",
                 "marker": {"color": COLOURS.get(result.value, "#000"), "size": 10},
             }
@@ -180,24 +195,25 @@ def _timeline(runs: list[Entry]) -> dict[str, Any]:
     return {"data": traces, "layout": _layout("started (UTC)", "app")}
 
 
-def _elapsed(runs: list[Entry]) -> dict[str, Any]:
-    series: dict[str, list[Entry]] = {}
-    several = len({r.get("app") for r in runs}) > 1
-    for r in runs:
+def _elapsed(marks: list[_Mark]) -> dict[str, Any]:
+    series: dict[str, list[_Mark]] = {}
+    several = len({m.entry.get("app") for m in marks}) > 1
+    for mark in marks:
+        r = mark.entry
         if not _changed(r):
             continue
         name = str(r.get("scope", ""))
         if several:
             name = f"{r.get('app', '')} · {name}"
-        series.setdefault(printable(name), []).append(r)
+        series.setdefault(printable(name), []).append(mark)
     traces = [
         {
             "type": "scatter" if len(mine) <= SVG_LIMIT else "scattergl",
             "mode": "lines+markers",
             "name": name,
-            "x": [_x(r) for r in mine],
-            "y": [r.get("elapsed_seconds") or 0 for r in mine],
-            "hovertext": [_hover(r) for r in mine],
+            "x": [m.x for m in mine],
+            "y": [m.entry.get("elapsed_seconds") or 0 for m in mine],
+            "hovertext": [m.hover for m in mine],
             "hoverinfo": "text",
         }
         for name, mine in sorted(series.items())
@@ -234,21 +250,24 @@ def _changed(entry: Entry) -> bool:
 
 
 def _x(entry: Entry) -> str:
-    when = moment(entry.get("ts"))
+    """`2026-05-20 10:02:11` (UTC), the form plotly reads as a date."""
+    ts = entry.get("ts")
+    if isinstance(ts, str) and len(ts) == 20 and ts[10] == "T" and ts[19] == "Z":
+        return f"{ts[:10]} {ts[11:19]}"  # the form every history line has
+    when = moment(ts)
     return "" if when is None else iso_z(when).replace("T", " ").rstrip("Z")
 
 
 def _hover(entry: Entry) -> str:
-    cells = dict(zip(RUN_COLUMNS, run_cells(entry), strict=True))
-    lines = [
-        f"{cells['result']} · {cells['app']} · scope {cells['scope']}",
-        f"started {cells['when (UTC)']}, elapsed {cells['elapsed']}",
-        f"tag {cells['tag'] or '–'} · by {cells['who'] or 'unknown'}",
-    ]
-    if cells["message"]:
-        lines.append(cells["message"][:200])
+    when, app, scope, result, elapsed, tag, who, message = run_cells(entry)
+    text = (
+        f"{result} · {app} · scope {scope}\nstarted {when}, elapsed {elapsed}\n"
+        f"tag {tag or '–'} · by {who or 'unknown'}"
+    )
+    if message:
+        text += "\n" + message[:200]
     # plotly reads a small HTML subset in hover text: escape it, keep our line breaks.
-    return "<br>".join(_e(line) for line in lines)
+    return html.escape(text).replace("\n", "<br>")
 
 
 # -- tables and text ---------------------------------------------------------------------------

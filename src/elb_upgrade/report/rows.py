@@ -113,4 +113,6 @@ def run_cells(entry: Entry) -> list[str]:
 
 def printable(text: str) -> str:
     """Control characters (a newline, ESC, a bidi override) become spaces."""
+    if text.isprintable():
+        return text
     return "".join(ch if ch.isprintable() else " " for ch in text)
