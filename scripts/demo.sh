@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # README command one: set up, deploy the example app, upgrade it, show the page's revision
-# before and after, and print the deploy history.
+# before and after, print the deploy history, and write the report (elb-upgrade report).
 #
 #   scripts/demo.sh            (as root, or with sudo available for the set-up step)
 #
@@ -68,8 +68,12 @@ show_page
 say "elb-upgrade history"
 elb_upgrade history
 
+say "elb-upgrade report: the history as charts and DORA metrics, one offline HTML file"
+elb_upgrade report -o "$WORK/report.html"
+
 say "done in $((SECONDS - started)) s"
 cat <<EOF
+The report:      $WORK/report.html (open it in a browser; it loads nothing from the network)
 The app keeps running: http://127.0.0.1:$FRONTEND_PORT/ (page), http://127.0.0.1:$API_PORT/api/health/ready
 Try a rollback:  cd $WORK/dashboard && ELB_UPGRADE_HISTORY=$ELB_UPGRADE_HISTORY \\
                    ELB_UPGRADE_SNAPSHOT=$ELB_UPGRADE_SNAPSHOT $ROOT/.venv/bin/elb-upgrade rollback --yes

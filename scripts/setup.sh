@@ -6,8 +6,8 @@
 # Each step checks first and does nothing when its part is already there, so a repeated
 # run takes a few seconds. What it does, in order:
 #   1. Python environment: uv (pip install uv if missing), `uv sync`
-#   2. Debian packages, only those missing: docker.io, redis-server, debootstrap, npm;
-#      the npm package azurite
+#   2. Debian packages, only those missing: docker.io, redis-server, debootstrap, npm,
+#      chromium (headless, for the report's browser test); the npm package azurite
 #   3. starts, when not running: the Docker Engine (host networking only), Redis on
 #      127.0.0.1:6379, Azurite (Blob 10000, Queue 10001, Table 10002 on 127.0.0.1)
 #   4. builds the base image elb-base:bookworm once (debootstrap + docker import; the
@@ -85,8 +85,9 @@ debian_packages() {
 	command -v git >/dev/null || missing+=(git)
 	command -v curl >/dev/null || missing+=(curl)
 	command -v wrk >/dev/null || missing+=(wrk) # the readiness benchmark's load generator
+	[ -x /usr/bin/chromium ] || missing+=(chromium) # tests/report opens the HTML report in it
 	if [ ${#missing[@]} -eq 0 ]; then
-		ok "dockerd, redis-server, debootstrap, node, npm, git, curl and wrk are installed"
+		ok "dockerd, redis-server, debootstrap, node, npm, git, curl, wrk and chromium are installed"
 	else
 		command -v apt-get >/dev/null || die "missing: ${missing[*]}, and this is not Debian" \
 			"install them with your package manager, then rerun"

@@ -44,6 +44,13 @@ class Git:
                 hint="elb-upgrade tags images with the commit: run it from a git clone of the app",
             ) from exc
 
+    def commit_ts(self) -> str:
+        """HEAD's committer time, ISO 8601 with its offset (for lead time); "" if unknown."""
+        try:
+            return self._run("show", "-s", "--format=%cI", "HEAD")
+        except GitError:
+            return ""
+
     def branch(self) -> str:
         return self._run("rev-parse", "--abbrev-ref", "HEAD")
 

@@ -91,6 +91,7 @@ class Outcome:
     message: str = ""
     tag: str = ""
     head_sha: str = ""
+    commit_ts: str = ""  # HEAD's committer time (UTC), for lead time in `report`
     revision: str = ""
     previous_revision: str = ""
     deployed: dict[str, str] = field(default_factory=dict)
@@ -170,6 +171,7 @@ def upgrade(
             finished = Finished(run.outcome, exit_code, run.app, run.scope, elapsed, ts)
             if run.outcome.result is not Result.DRY_RUN and not options.dry_run:
                 _record(finished, environ, ui, run.state, RunMeta.current(run.run_id, environ))
+            _step_summary(finished, environ, ui)
     return finished
 
 
@@ -275,6 +277,7 @@ class Run:
             if not self.opts.allow_dirty:
                 gitops.require_clean(git)
             self.outcome.head_sha = git.head_sha()
+            self.outcome.commit_ts = _utc(git.commit_ts())
         platform.check()
         if self.opts.scope == ROLLBACK:
             self.ui.info("storage parity check skipped for rollback (it may be the way out)")
@@ -658,6 +661,8 @@ def _record(
         elapsed_seconds=finished.elapsed_seconds,
         message=o.message,
         exit_code=finished.exit_code,
+        commit_ts=o.commit_ts,
+        who=record.who(),
     )
     if state is None or meta is None:  # ended before the config named a backend
         warning = record.append(record.default_path(environ), entry)
@@ -665,6 +670,23 @@ def _record(
         warning = state.append_history(entry, meta)
     if warning:
         ui.warn(warning)
+
+
+def _utc(text: str) -> str:
+    from elb_upgrade.clock import moment
+
+    when = moment(text)
+    return iso_z(when) if when is not None else ""
+
+
+def _step_summary(finished: Finished, environ: Mapping[str, str], ui: Reporter) -> None:
+    """In GitHub Actions, append the run's outcome to the job's summary page."""
+    from elb_upgrade.report.markdown import STEP_SUMMARY, append_step_summary, step_summary
+
+    if environ.get(STEP_SUMMARY):
+        warning = append_step_summary(environ, step_summary(summary(finished), finished.ts))
+        if warning:
+            ui.warn(warning)
 
 
 def summary(finished: Finished) -> dict[str, object]:

@@ -2,6 +2,8 @@
 
 Contract (docs/architecture.md, history line): keys in this order, then additive keys —
     ts, scope, app, tag, head_sha, result, elapsed_seconds, message, exit_code
+Additive keys, written only when known: `commit_ts` (the committer time of HEAD, for
+lead time in `elb-upgrade report`) and `who` (user@host of the run).
 The line is written with a single `write()` on an `O_APPEND` descriptor and kept under
 4 KiB (the message is truncated), so concurrent runs on one local filesystem never tear
 or interleave lines. Recording must never change a run's outcome: any failure to write
@@ -31,6 +33,7 @@ KEYS = (
     "message",
     "exit_code",
 )
+ADDITIVE = ("commit_ts", "who")
 MAX_LINE = 4096
 FIELD_BYTES = 256  # each field but the message, JSON-escaped
 _ELLIPSIS = "\\u2026"  # "…" as ensure_ascii writes it
@@ -50,6 +53,8 @@ class Entry:
     exit_code: int
     # Additive keys after the contract's (a shared history's run_id, host, user, prev).
     extra: tuple[tuple[str, str], ...] = ()
+    commit_ts: str = ""
+    who: str = ""
 
     def to_line(self) -> bytes:
         """The JSON line, always under MAX_LINE bytes: the message is cut to fit, never split.
@@ -59,7 +64,8 @@ class Entry:
         guarantees room for the keys and at least part of the message.
         """
         fields: dict[str, Any] = {k: getattr(self, k) for k in KEYS}
-        for key in KEYS:
+        fields.update({k: getattr(self, k) for k in ADDITIVE if getattr(self, k)})
+        for key in fields:
             if isinstance(fields[key], str) and key != "message":
                 fields[key] = _fit(_clean(fields[key]), FIELD_BYTES)
         for key, value in self.extra:
@@ -72,6 +78,18 @@ class Entry:
             fitted = _fit(message, room - len(_ELLIPSIS)).rstrip() + "…"
         fields["message"] = fitted
         return _dump(fields)
+
+
+def who() -> str:
+    """`user@host` of this process, as the lock records its holder; "" when unknown."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}"
 
 
 def default_path(environ: Mapping[str, str]) -> Path | None:
