@@ -38,6 +38,7 @@ class Config:
     readiness_url: str
     scopes: Mapping[str, tuple[str, ...]]  # scope → image keys it builds
     aliases: Mapping[str, str]
+    keep_releases: int = 10  # `[releases] keep`: releases kept per app for `rollback --to`
 
     @property
     def root(self) -> Path:
@@ -185,7 +186,20 @@ def _build(r: _Reader, path: Path, env: Mapping[str, str]) -> Config:
         readiness_url=r.text(app, "readiness_url", "app"),
         scopes=scopes,
         aliases=aliases,
+        keep_releases=_keep_releases(r),
     )
+
+
+def _keep_releases(r: _Reader) -> int:
+    """`[releases] keep = N`: how many releases `elb-upgrade releases` keeps (default 10)."""
+    table = r.table("releases")
+    unknown = sorted(set(table) - {"keep"})
+    if unknown:
+        r.fail(f"releases.{unknown[0]}", "is not a setting (only `keep` is)")
+    keep = table.get("keep", 10)
+    if not isinstance(keep, int) or isinstance(keep, bool) or not 1 <= keep <= 1000:
+        r.fail("releases.keep", f"must be a whole number from 1 to 1000 (got {keep!r})")
+    return int(keep)
 
 
 def _images(r: _Reader, root: Path) -> tuple[ImageSpec, ...]:

@@ -127,6 +127,7 @@ class Checkout:
         environ = {
             "ELB_UPGRADE_HISTORY": str(self.tmp / "history.jsonl"),
             "ELB_UPGRADE_SNAPSHOT": str(self.tmp / "snapshot.json"),
+            "ELB_UPGRADE_STATE_DIR": str(self.tmp),
             "HOME": str(self.tmp),
             "PATH": os.environ["PATH"],
         }
