@@ -41,6 +41,12 @@ class Snapshot:
     release: Release
     legacy: bool = False  # read from the old shape: images only, no digests or specs
 
+    def __post_init__(self) -> None:
+        # A bare AppState (what runs, no release record) is a release with no metadata.
+        given: object = self.release
+        if isinstance(given, AppState):
+            object.__setattr__(self, "release", Release(given.revision, given.images))
+
     @property
     def state(self) -> AppState:
         return self.release.state

@@ -68,6 +68,11 @@ def _complete_scope(_ctx: click.Context, _param: click.Parameter, incomplete: st
     metavar="PATH",
     help="Config file (default: $ELB_UPGRADE_CONFIG or the nearest elb-upgrade.toml).",
 )
+@click.option(
+    "--to",
+    metavar="REVISION|TAG",
+    help="With rollback: restore this kept release (see `elb-upgrade releases`).",
+)
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before deploying.")
 @click.option(
     "--dry-run",
