@@ -122,6 +122,7 @@ class App:
         env["PYTHONPATH"] = os.pathsep.join([str(TESTS), env.get("PYTHONPATH", "")])
         env["ELB_UPGRADE_HISTORY"] = str(self.history)
         env["ELB_UPGRADE_SNAPSHOT"] = str(self.snapshot)
+        env["ELB_UPGRADE_STATE_DIR"] = str(self.snapshot.parent)
         env.pop("ELB_UPGRADE_CONFIG", None)
         env.pop("NO_COLOR", None)
         env.update(self.extra_env)

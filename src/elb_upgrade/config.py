@@ -44,6 +44,7 @@ class Config:
     scopes: Mapping[str, tuple[str, ...]]  # scope → image keys it builds
     aliases: Mapping[str, str]
     state: StateSettings = field(default_factory=StateSettings)  # [state]: where runs share state
+    keep_releases: int = 10  # `[releases] keep`: releases kept per app for `rollback --to`
 
     @property
     def root(self) -> Path:
@@ -227,6 +228,7 @@ def _build(r: _Reader, path: Path, env: Mapping[str, str]) -> Config:
         scopes=scopes,
         aliases=aliases,
         state=_state(r),
+        keep_releases=_keep_releases(r),
     )
 
 
@@ -262,6 +264,18 @@ def _state(r: _Reader) -> StateSettings:
             f"must be a whole number of seconds from {LEASE_MIN} to {LEASE_MAX} (Azure's range)",
         )
     return StateSettings(backend, url, lease)
+
+
+def _keep_releases(r: _Reader) -> int:
+    """`[releases] keep = N`: how many releases `elb-upgrade releases` keeps (default 10)."""
+    table = r.table("releases")
+    unknown = sorted(set(table) - {"keep"})
+    if unknown:
+        r.fail(f"releases.{unknown[0]}", "is not a setting (only `keep` is)")
+    keep = table.get("keep", 10)
+    if not isinstance(keep, int) or isinstance(keep, bool) or not 1 <= keep <= 1000:
+        r.fail("releases.keep", f"must be a whole number from 1 to 1000 (got {keep!r})")
+    return int(keep)
 
 
 def _images(r: _Reader, root: Path) -> tuple[ImageSpec, ...]:

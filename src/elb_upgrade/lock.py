@@ -1,5 +1,7 @@
-"""The per-app exclusive lock: `fcntl.flock` on `<snapshot>.lock`, held for the whole run,
-and its inspection (`lock status`, `status`).
+"""The exclusive locks of a run, held for the whole run, and their inspection (`lock
+status`, `status`): `fcntl.flock` on `<snapshot>.lock` (the path operators' scripts know)
+and on the per-app lock `<state dir>/elb-upgrade-<app>.lock`, which every checkout of
+the app on this host shares whatever its `$ELB_UPGRADE_SNAPSHOT`. A run holds both.
 
 Why flock and not a PID file: the kernel drops the lock when the holding process dies,
 `kill -9` included, so a crashed run never blocks the next one and nobody has to clean
@@ -55,6 +57,13 @@ class Holder:
 
 def lock_path(snapshot: Path) -> Path:
     return snapshot.with_name(snapshot.name + ".lock")
+
+
+def app_lock_path(app: str, environ: Mapping[str, str]) -> Path:
+    """The per-app lock: `$ELB_UPGRADE_STATE_DIR/elb-upgrade-<app>.lock` (default /tmp)."""
+    from elb_upgrade.releases import state_dir
+
+    return state_dir(environ) / f"elb-upgrade-{app}.lock"
 
 
 def read_holder(path: Path) -> Holder | None:

@@ -28,10 +28,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from elb_upgrade import config as config_mod
-from elb_upgrade import lock, signals, snapshot
+from elb_upgrade import lock, releases, signals, snapshot
 from elb_upgrade.clock import Clock, SystemClock, iso_z
 from elb_upgrade.config import ROLLBACK, Config
 from elb_upgrade.errors import (
+    BuildError,
     ConflictError,
     Declined,
     ElbUpgradeError,
@@ -40,6 +41,7 @@ from elb_upgrade.errors import (
     RefusedError,
     ScopeError,
     SnapshotError,
+    StateFileError,
 )
 from elb_upgrade.explain import Target, container_states, explain_failure, explain_stranded
 from elb_upgrade.history import record
@@ -50,8 +52,16 @@ from elb_upgrade.ui import Reporter
 if TYPE_CHECKING:
     from elb_upgrade.gate import Verdict
     from elb_upgrade.gitops import Git
-    from elb_upgrade.platforms.base import AppState, Deployment, Platform, RevisionStatus
+    from elb_upgrade.platforms.base import (
+        AppState,
+        ContainerImage,
+        Deployment,
+        ImageInfo,
+        Platform,
+        RevisionStatus,
+    )
     from elb_upgrade.readiness_body import Component, Fetch
+    from elb_upgrade.releases import Release
     from elb_upgrade.spec import AppSpec
     from elb_upgrade.state.base import Lease, StateBackend
 
@@ -81,6 +91,7 @@ class Options:
     logs: bool = False
     config_arg: str | None = None
     state: str | None = None  # `--state local`: override the config's [state] backend
+    to: str | None = None  # `rollback --to REVISION|TAG`: a kept release
 
 
 @dataclass
@@ -190,6 +201,10 @@ def invalid_option(options: Options) -> str | None:
     for flag, value in seconds.items():
         if value is not None and not math.isfinite(value):
             return f"{flag} must be a finite number of seconds, not {value}"
+    if options.to is not None and options.scope != ROLLBACK:
+        return f"--to {options.to[:60]!r} only applies to `elb-upgrade rollback`"
+    if options.to is not None and not _TAG.match(options.to):
+        return f"--to {options.to[:60]!r} is not a revision or tag (see `elb-upgrade releases`)"
     if options.tag is not None and not _TAG.match(options.tag):
         return (
             f"--tag {options.tag[:60]!r} is not a valid image tag "
@@ -217,6 +232,8 @@ class Run:
         self.git: Git | None = None
         # What the current deploy or restore puts in place: reported if it is cut short.
         self.target: Target | None = None
+        self.store: releases.Store | None = None
+        self.source_sha = ""  # the commit the deployed images were built from
 
     def start(self, environ: Mapping[str, str], cwd: Path, held: contextlib.ExitStack) -> int:
         """Config, scope and lock; then the sequence. `held` keeps the lock until the
@@ -245,6 +262,13 @@ class Run:
                 cfg.app.name, holder, self.run_id, self.opts.lock_wait, self.clock, self.ui.warn
             )
         )
+        # And the app's own lock, whatever the snapshot path: two checkouts of one app
+        # never deploy at once.
+        app_lock = lock.app_lock_path(cfg.app.name, environ)
+        held.enter_context(
+            lock.acquire(app_lock, holder, self.opts.lock_wait, self.clock, self.ui.warn)
+        )
+        self.store = releases.Store(releases.default_path(cfg.app.name, environ), cfg.app.name)
         self.phase = Phase.PREFLIGHT
         self.platform = self.edges.platform(cfg.platform, cfg.app)
         self.git = self.edges.git(cfg.root)
@@ -291,7 +315,8 @@ class Run:
         state = self._platform.current()
         self.outcome.previous_revision = state.revision
         self.outcome.tag = self.opts.tag or self._default_tag()
-        self._show_plan(state)
+        existing = self._existing_images()
+        self._show_plan(state, existing)
         if self.opts.dry_run:
             self.ui.info("dry run: nothing built, nothing deployed")
             self.outcome.result = Result.DRY_RUN
@@ -299,16 +324,41 @@ class Run:
         self._confirm("Proceed?")
         self.phase = Phase.SNAPSHOT
         self._write_snapshot(state)
-        refs = self._build()
+        built = existing or self._build()
         self.phase = Phase.DEPLOY
         try:
-            deployment = self._deploy(refs)
+            deployment = self._deploy(built)
         except PlatformError as exc:
             self._deploy_failed(state, exc)
             return
         self._gate_upgrade(state, deployment)
 
-    def _show_plan(self, state: AppState) -> None:
+    def _existing_images(self) -> dict[str, ImageInfo]:
+        """Image key → the image `--tag` already names, when every image of the scope
+        has it: deployed as it is, never rebuilt. {} when none has it (build them)."""
+        found = {}
+        for key in self._cfg.scopes[self.opts.scope]:
+            image = next(i for i in self._cfg.app.images if i.key == key)
+            info = self._platform.resolve(f"{image.repository}:{self.outcome.tag}")
+            if info is not None:
+                found[key] = info
+        missing = [k for k in self._cfg.scopes[self.opts.scope] if k not in found]
+        if found and missing:
+            have = ", ".join(sorted(found))
+            raise RefusedError(
+                f"tag {self.outcome.tag} exists for {have} but not for {', '.join(missing)}: "
+                "deploying it would mix an old build with a new one; nothing was changed",
+                hint="pick a new --tag to build HEAD, or a scope whose images all have "
+                f"{self.outcome.tag}",
+            )
+        for info in found.values():
+            built_from = info.git_sha[:12] or "an unrecorded commit"
+            self.ui.info(f"using existing image {info.ref}, built from {built_from}; no build")
+        shas = {info.git_sha for info in found.values()}
+        self.source_sha = shas.pop() if len(shas) == 1 else self.outcome.head_sha
+        return found
+
+    def _show_plan(self, state: AppState, existing: Mapping[str, ImageInfo]) -> None:
         cfg = self._cfg
         containers = cfg.containers_for(self.opts.scope)
         self.ui.phase(f"plan: {self.opts.scope} → tag {self.outcome.tag}")
@@ -316,7 +366,8 @@ class Run:
         repositories = {i.key: i.repository for i in cfg.app.images}
         for name, key in containers.items():
             current = state.image_of(name) or "(not running)"
-            self.ui.detail(f"{name}: {current} → {repositories[key]}:{self.outcome.tag}")
+            how = " (existing image, no build)" if key in existing else " (build HEAD)"
+            self.ui.detail(f"{name}: {current} → {repositories[key]}:{self.outcome.tag}{how}")
 
     def _confirm(self, question: str) -> None:
         if self.opts.yes or self.opts.dry_run:
@@ -327,8 +378,9 @@ class Run:
 
     def _write_snapshot(self, state: AppState) -> None:
         self._still_locked("writing the snapshot")
+        release = releases.with_metadata(state, self._kept())
         snap = snapshot.Snapshot(
-            self._cfg.app.name, self._platform.name, iso_z(self.clock.utcnow()), state
+            self._cfg.app.name, self._platform.name, iso_z(self.clock.utcnow()), release
         )
         self._state.write_snapshot(snap)
         where = self._state.snapshot_where(snap.app)
@@ -352,29 +404,47 @@ class Run:
             after = "nothing was deployed; rerun once `elb-upgrade lock status` shows it free"
         raise LockLostError(f"lost the lock {where}: {why}; stopped before {before}", hint=after)
 
-    def _build(self) -> dict[str, str]:
-        """Build each image of the scope; image key → full image reference."""
+    def _build(self) -> dict[str, ImageInfo]:
+        """Build each image of the scope from HEAD; image key → the image built (its digest)."""
         self.phase = Phase.BUILD
         self._still_locked("building")
-        refs = {}
+        self.source_sha = self.outcome.head_sha
+        built = {}
         for key in self._cfg.scopes[self.opts.scope]:
             image = next(i for i in self._cfg.app.images if i.key == key)
             self.ui.phase(f"build {image.repository}:{self.outcome.tag}")
             with self.ui.waiting(f"building {image.repository}:{self.outcome.tag}"):
-                refs[key] = self._platform.build(image, self.outcome.tag, self.ui.detail)
-        return refs
+                ref = self._platform.build(
+                    image, self.outcome.tag, self.ui.detail, self.outcome.head_sha
+                )
+            info = self._platform.resolve(ref)
+            if info is None:
+                raise BuildError(
+                    f"built {ref} but the platform does not find it",
+                    hint="someone removed it meanwhile; rerun",
+                )
+            built[key] = info
+        return built
 
-    def _deploy(self, refs: dict[str, str]) -> Deployment:
+    def _deploy(self, built: Mapping[str, ImageInfo]) -> Deployment:
+        from elb_upgrade.platforms.base import ContainerImage
+
         containers = self._cfg.containers_for(self.opts.scope)
-        wanted = {name: refs[key] for name, key in containers.items()}
+        # Pinned by digest: what deploys is what was built (or found), whatever its tag
+        # names by the time the platform pulls it.
+        wanted = {
+            name: ContainerImage(name, built[key].ref, built[key].digest)
+            for name, key in containers.items()
+        }
+        refs = {name: c.image for name, c in wanted.items()}
         self.ui.phase(f"deploy {', '.join(sorted(wanted))}")
         self._still_locked("deploying")
-        self.target = Target(wanted, "deployed", "new")
+        self.target = Target(refs, "deployed", "new")
         # A rolling deploy cut by Ctrl+C would leave some containers new and some old:
         # the interrupt waits until every container got its image.
         with signals.deferred(self.ui.warn):
             deployment = self._platform.deploy(wanted, self.ui.detail)
-            self.outcome.deployed = dict(wanted)
+            self.outcome.deployed = refs
             self.outcome.revision = deployment.revision
         return deployment
 
@@ -385,6 +455,7 @@ class Run:
             self._promote(deployment)
             self.ui.phase(f"ready: {deployment.revision} is serving ({verdict.elapsed:.1f}s)")
             self.outcome.result = Result.SUCCESS
+            self._record_release(deployment.revision, self.outcome.tag, self.source_sha)
             if self.opts.logs:
                 self._platform.follow_logs(
                     self._cfg.app.main_container, self.edges.logs_to or sys.stdout
@@ -474,30 +545,113 @@ class Run:
         if verdict.passed:
             self.outcome.result = Result.UPGRADE_FAILED_ROLLED_BACK
             self.outcome.message = f"{reason}; rolled back to {state.revision}"
+            previous = releases.with_metadata(state, self._kept())
+            self._record_release(
+                self.outcome.revision, previous.tag, previous.git_sha, restores=state.revision
+            )
         else:
             self.outcome.result = Result.ROLLBACK_FAILED
             self.outcome.message = f"{reason}; rollback also failed: {verdict.reason}"
 
     # -- the rollback scope and restores --------------------------------------------------
     def _rollback_scope(self) -> None:
-        snap = self._state.read_snapshot(self._cfg.app.name)
-        state = snap.state
+        release, source = self._rollback_target()
+        state = release.state
         self._refuse_stale(state)
-        self.outcome.tag = _tag_of(state, self._cfg.app.main_container)
-        self.outcome.previous_revision = self._platform.current().revision
-        self.ui.phase(
-            f"rollback {self._cfg.app.name} to {state.revision} (snapshot of {snap.taken_at})"
-        )
+        self.outcome.tag = release.tag or _tag_of(state, self._cfg.app.main_container)
+        current = self._platform.current()
+        self.outcome.previous_revision = current.revision
+        if self._already_runs(release, current):
+            said = f"already runs {release.describe()}; nothing changed"
+            self.ui.phase(said)
+            self.outcome.result = Result.ROLLBACK_SUCCESS
+            self.outcome.revision, self.outcome.message = current.revision, said
+            return
+        self.ui.phase(f"rollback {self._cfg.app.name} to {release.describe()} ({source})")
         for image in state.images:
-            self.ui.detail(f"{image.name}: {image.image}")
-        self._confirm("Roll back to these images?")
+            pinned = f" @ {image.digest}" if image.digest else ""
+            self.ui.detail(f"{image.name}: {image.image}{pinned}")
+        self._confirm("Roll back to this release?")
         verdict = self._restore(state)
         if verdict.passed:
             self.outcome.result = Result.ROLLBACK_SUCCESS
             self.ui.phase(f"rolled back: {self.outcome.revision} is serving")
+            self._record_release(
+                self.outcome.revision, release.tag, release.git_sha, restores=release.revision
+            )
         else:
             self.outcome.result = Result.ROLLBACK_FAILED
             self.outcome.message = verdict.reason
+
+    def _rollback_target(self) -> tuple[Release, str]:
+        """The release to restore and where it comes from: `--to` or the snapshot."""
+        if self.opts.to is None:
+            snap = self._state.read_snapshot(self._cfg.app.name)
+            if snap.legacy:
+                self.ui.warn(
+                    f"snapshot {self._state.snapshot_where(snap.app)} is in the old shape "
+                    "(images only): "
+                    "restoring images by tag, with the config's command and env"
+                )
+            return snap.release, f"snapshot of {snap.taken_at}"
+        kept = self._kept(strict=True)
+        found = releases.find(kept, self.opts.to)
+        listing = ", ".join(r.describe() for r in reversed(kept)) or "none yet"
+        if found is None:
+            raise RefusedError(
+                f"no kept release {self.opts.to!r} of {self._cfg.app.name}; nothing was "
+                f"changed (kept: {listing})",
+                hint="pick a revision or tag from `elb-upgrade releases`",
+            )
+        gone = [c.name for c in found.containers if not self._platform.image_exists(c.identity)]
+        if gone:
+            raise RefusedError(
+                f"release {found.describe()} cannot be restored: the image of "
+                f"{', '.join(gone)} is gone; nothing was changed (kept: {listing})",
+                hint="pick another release from `elb-upgrade releases`, or rebuild that "
+                "version from its commit with `elb-upgrade <scope> --tag <new tag>`",
+            )
+        return found, "kept release"
+
+    def _already_runs(self, release: Release, current: AppState) -> bool:
+        """Whether the app runs `release` exactly (digests, specs) and healthily."""
+        from elb_upgrade.platforms.base import Deployment, RevisionState
+
+        if releases.differences(release.state, current):
+            return False
+        managed = self._managed(release.state).images
+        status = self._status(Deployment(current.revision, managed))
+        return status.state is RevisionState.RUNNING
+
+    def _kept(self, strict: bool = False) -> list[Release]:
+        """The app's kept releases; a broken store only warns unless `strict`."""
+        assert self.store is not None
+        try:
+            return self.store.load()
+        except StateFileError as exc:
+            if strict:
+                raise
+            self.ui.warn(f"{exc.message} → {exc.hint}")
+            return []
+
+    def _record_release(self, revision: str, tag: str, git_sha: str, restores: str = "") -> None:
+        """Keep what now runs as a release; a failure warns (the run's result stands)."""
+        assert self.store is not None
+        try:
+            running = self._platform.current()
+            release = releases.Release(
+                revision,
+                running.images,
+                tag,
+                git_sha,
+                releases.deployer(),
+                iso_z(self.clock.utcnow()),
+                restores,
+            )
+            for dropped in self.store.add(release, self._cfg.keep_releases):
+                self.ui.detail(f"release {dropped.describe()} is no longer kept")
+        except (PlatformError, StateFileError) as exc:
+            self.ui.warn(f"release {revision} not recorded: {exc.message} → {exc.hint}")
 
     def _restore(self, state: AppState) -> Verdict:
         """Put the snapshot's images back and gate them with the rollback budget.
@@ -512,7 +666,7 @@ class Run:
         images = {i.name: i.image for i in state.images}
         self.target = Target(images, "restored", "snapshot")
         try:
-            deployment = self._put_back(images)
+            deployment = self._put_back(state.images)
         except PlatformError as exc:
             self.ui.error(str(exc))
             where = explain_stranded(
@@ -534,19 +688,19 @@ class Run:
                     self._platform.discard(deployment, self.ui.detail)
         return verdict
 
-    def _put_back(self, images: dict[str, str]) -> Deployment:
-        missing = [i for i in images.values() if not self._platform.image_exists(i)]
+    def _put_back(self, containers: tuple[ContainerImage, ...]) -> Deployment:
+        missing = [c.identity for c in containers if not self._platform.image_exists(c.identity)]
         if missing:
             raise ImageMissingError(
                 f"cannot roll back: image(s) no longer exist: {', '.join(missing)}",
                 hint="rebuild that version with `elb-upgrade <scope> --tag <old tag>` from its "
                 "commit, and review the registry's retention / prune policy",
             )
-        # Every container gets its old image, whatever signals arrive meanwhile.
+        # Every container gets its old image and spec, whatever signals arrive meanwhile.
         with signals.deferred(self.ui.warn):
-            deployment = self._platform.deploy(images, self.ui.detail)
+            deployment = self._platform.deploy({c.name: c for c in containers}, self.ui.detail)
             self.outcome.revision = deployment.revision
-            self.outcome.deployed = dict(images)
+            self.outcome.deployed = {c.name: c.image for c in containers}
         return deployment
 
     def _managed(self, state: AppState) -> AppState:

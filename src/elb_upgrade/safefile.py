@@ -7,6 +7,7 @@ regular file, ours, with one link, never a symlink, FIFO, device or directory.
 from __future__ import annotations
 
 import errno
+import glob
 import os
 import stat
 from pathlib import Path
@@ -79,3 +80,68 @@ def _unusable(path: Path, exc: OSError) -> StateFileError:
         hint=f"make {path.parent} an existing directory you can write to, or point "
         "$ELB_UPGRADE_SNAPSHOT elsewhere",
     )
+
+
+def write_atomic(path: Path, text: str, what: str, hint: str) -> None:
+    """Replace the private file at `path` with `text`, atomically, mode 0600.
+
+    Written to a temp file beside it, fsynced, then renamed over it: a reader (or a run
+    killed mid-write) sees the old content or the new, never half. Called under the lock,
+    so a temp file of ours left beside it is a leftover of a killed run: it is removed.
+    A symlink or foreign file at `path` is refused (UnsafePathError); any I/O failure is
+    a StateFileError saying `cannot write the {what} …` with `hint`.
+    """
+    _refuse_unsafe(path, hint)
+    _remove_leftovers(path)
+    tmp = path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
+    try:
+        fd = os.open(
+            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+        )
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise StateFileError(
+            f"cannot write the {what} {path}: {exc.strerror or exc}", hint=hint
+        ) from exc
+    _fsync_dir(path.parent)
+
+
+def _refuse_unsafe(path: Path, hint: str) -> None:
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StateFileError(f"cannot use {path}: {exc.strerror or exc}", hint=hint) from exc
+    check_private(path, info)
+
+
+def _remove_leftovers(path: Path) -> None:
+    """Delete our temp files of killed runs (never another user's, never through a link)."""
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        try:
+            if leftover.lstat().st_uid == os.getuid():
+                leftover.unlink()
+        except OSError:
+            pass
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

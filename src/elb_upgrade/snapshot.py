@@ -1,8 +1,15 @@
-"""The rollback snapshot: what ran before this upgrade, written atomically.
+"""The rollback snapshot: the whole release that ran before this upgrade, written atomically.
 
-Format (the first two keys are the seed's):
-    {"revision": "...", "images": [{"name": "api", "image": "..."}],
-     "app": "...", "platform": "docker", "taken_at": "...Z"}
+Format (the first two keys are those of `cli-upgrade.sh` (of elb-dashboard), so its
+readers still work):
+    {"revision": "...", "images": [{"name": "api", "image": "repo:tag",
+                                    "digest": "sha256:...", "spec": {...}}],
+     "app": "...", "platform": "docker", "taken_at": "...Z",
+     "tag": "...", "git_sha": "...", "deployed_by": "user@host", "deployed_at": "...Z"}
+
+Each image carries its immutable digest and the spec the platform applied, so a
+rollback restores exactly what ran. A snapshot in the old shape (images without
+`digest`) is still read; it restores images by reference only (`legacy`).
 
 Written to a temp file in the same directory, fsynced, then renamed over the path, so
 a reader (or a run killed mid-write) sees the old snapshot or the new one, never half.
@@ -12,16 +19,16 @@ followed and a file owned by someone else is refused.
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from elb_upgrade.errors import SnapshotError, StateFileError
-from elb_upgrade.platforms.base import AppState, ContainerImage
-from elb_upgrade.safefile import check_private, open_private
+from elb_upgrade.errors import SnapshotError
+from elb_upgrade.platforms.base import AppState
+from elb_upgrade.releases import Release, container_json, parse_container
+from elb_upgrade.safefile import open_private, write_atomic
 
 MAX_SIZE = 1_000_000  # a snapshot lists a few images; anything bigger is not one of ours
 
@@ -31,17 +38,32 @@ class Snapshot:
     app: str
     platform: str
     taken_at: str
-    state: AppState
+    release: Release
+    legacy: bool = False  # read from the old shape: images only, no digests or specs
+
+    def __post_init__(self) -> None:
+        # A bare AppState (what runs, no release record) is a release with no metadata.
+        given: object = self.release
+        if isinstance(given, AppState):
+            object.__setattr__(self, "release", Release(given.revision, given.images))
+
+    @property
+    def state(self) -> AppState:
+        return self.release.state
 
     def to_json(self) -> str:
-        images = [{"name": c.name, "image": c.image} for c in self.state.images]
+        r = self.release
         return json.dumps(
             {
-                "revision": self.state.revision,
-                "images": images,
+                "revision": r.revision,
+                "images": [container_json(c) for c in r.containers],
                 "app": self.app,
                 "platform": self.platform,
                 "taken_at": self.taken_at,
+                "tag": r.tag,
+                "git_sha": r.git_sha,
+                "deployed_by": r.deployed_by,
+                "deployed_at": r.deployed_at,
             },
             indent=2,
         )
@@ -55,35 +77,17 @@ def default_path(app: str, environ: Mapping[str, str]) -> Path:
 
 
 def write(path: Path, snapshot: Snapshot) -> None:
-    """Replace the snapshot at `path` atomically, mode 0600.
+    """Replace the snapshot at `path` atomically, mode 0600 (`safefile.write_atomic`).
 
-    Called under the lock, so a temp file left beside it is a leftover of a run that was
-    killed mid-write: it is removed. Any failure is a StateFileError; the old snapshot
-    then stays as it was.
+    Any failure is a StateFileError; the old snapshot then stays as it was.
     """
-    _refuse_unsafe(path)
-    _remove_leftovers(path)
-    tmp = path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
-    try:
-        fd = os.open(
-            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
-        )
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(snapshot.to_json() + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise StateFileError(
-            f"cannot write the snapshot {path}: {exc.strerror or exc}",
-            hint=f"nothing was deployed; make {path.parent} writable (and not full) or point "
-            "$ELB_UPGRADE_SNAPSHOT elsewhere",
-        ) from exc
-    _fsync_dir(path.parent)
+    write_atomic(
+        path,
+        snapshot.to_json() + "\n",
+        "snapshot",
+        f"nothing was deployed; make {path.parent} writable (and not full) or point "
+        "$ELB_UPGRADE_SNAPSHOT elsewhere",
+    )
 
 
 def read(path: Path, app: str) -> Snapshot:
@@ -129,60 +133,22 @@ def _parse(data: object, path: str | Path, app: str, fix: str) -> Snapshot:
         )
     images = data.get("images")
     revision = data.get("revision", "")
-    if (
-        not isinstance(images, list)
-        or not isinstance(revision, str)
-        or not all(_is_image(i) for i in images)
-    ):
+    if not isinstance(images, list) or not isinstance(revision, str):
         raise SnapshotError(f"snapshot {path} is corrupt (bad 'revision' or 'images')", hint=fix)
+    try:
+        containers = tuple(parse_container(i) for i in images)
+    except ValueError as exc:
+        raise SnapshotError(
+            f"snapshot {path} is corrupt (bad 'revision' or 'images': {exc})", hint=fix
+        ) from exc
     if not images:
         raise SnapshotError(
             f"snapshot {path} lists no images (taken before the first deploy)", hint=fix
         )
-    state = AppState(revision, tuple(ContainerImage(i["name"], i["image"]) for i in images))
-    return Snapshot(app, str(data.get("platform", "")), str(data.get("taken_at", "")), state)
-
-
-def _is_image(item: object) -> bool:
-    return (
-        isinstance(item, dict)
-        and isinstance(item.get("name"), str)
-        and isinstance(item.get("image"), str)
-        and bool(item["image"])
+    texts = {k: data.get(k, "") for k in ("tag", "git_sha", "deployed_by", "deployed_at")}
+    texts = {k: v if isinstance(v, str) else "" for k, v in texts.items()}
+    release = Release(revision, containers, **texts)
+    legacy = any("digest" not in i for i in images)
+    return Snapshot(
+        app, str(data.get("platform", "")), str(data.get("taken_at", "")), release, legacy
     )
-
-
-def _refuse_unsafe(path: Path) -> None:
-    try:
-        info = path.lstat()
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        raise StateFileError(
-            f"cannot use the snapshot path {path}: {exc.strerror or exc}",
-            hint="point $ELB_UPGRADE_SNAPSHOT at a file in a directory you can write to",
-        ) from exc
-    check_private(path, info)
-
-
-def _remove_leftovers(path: Path) -> None:
-    """Delete our temp files of killed runs (never another user's, never through a link)."""
-    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        try:
-            if leftover.lstat().st_uid == os.getuid():
-                leftover.unlink()
-        except OSError:
-            pass
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -127,6 +127,7 @@ class Checkout:
         environ = {
             "ELB_UPGRADE_HISTORY": str(self.tmp / "history.jsonl"),
             "ELB_UPGRADE_SNAPSHOT": str(self.tmp / "snapshot.json"),
+            "ELB_UPGRADE_STATE_DIR": str(self.tmp),
             "HOME": str(self.tmp),
             "PATH": os.environ["PATH"],
         }
@@ -195,7 +196,9 @@ def test_full_upgrade_succeeds(checkout: Checkout, azure: FakeAzure) -> None:
     assert done.outcome.revision == f"{APP}--r00002" == azure.serving()
     snap = checkout.snapshot()
     assert snap["platform"] == "azure" and snap["revision"] == f"{APP}--r00001"
-    assert {"name": "api", "image": old(azure)} in snap["images"]
+    assert {"name": "api", "image": old(azure)} in [
+        {"name": i["name"], "image": i["image"]} for i in snap["images"]
+    ]
     [line] = checkout.history()
     assert line["result"] == "success" and line["tag"] == "20260523120000-58cc179"
     assert "storage parity: stelbdash allows public network access" in checkout.output

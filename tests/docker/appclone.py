@@ -39,6 +39,7 @@ class Clone:
             ELB_APP_NAME=name,
             ELB_UPGRADE_HISTORY=str(self.history_path),
             ELB_UPGRADE_SNAPSHOT=str(root / "snapshot.json"),
+            ELB_UPGRADE_STATE_DIR=str(root),
         )
         self.git("init", "-q", "-b", "main")
         self.commit("first version")

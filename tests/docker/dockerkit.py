@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from collections.abc import Callable
@@ -18,10 +19,17 @@ def remove_app(client: Any, name: str) -> None:
     """Remove every container and image of the app `name` (image repositories `name-*`)."""
     for container in client.containers.list(all=True, filters={"label": f"elb-upgrade.app={name}"}):
         container.remove(force=True)
-    for image in client.images.list():
-        if any(tag.startswith(f"{name}-") for tag in image.tags):
-            for tag in image.tags:
-                client.images.remove(tag, force=True)
+    import docker.errors
+
+    # One listing call: `images.list()` inspects each image after listing, which fails
+    # when another test removes an image in between.
+    for image in client.api.images():
+        tags = image.get("RepoTags") or []
+        if any(tag.startswith(f"{name}-") for tag in tags):
+            for tag in tags:
+                # NotFound: removed with an earlier tag of the same image.
+                with contextlib.suppress(docker.errors.NotFound):
+                    client.images.remove(tag, force=True)
 
 
 def free_port() -> int:

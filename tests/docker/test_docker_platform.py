@@ -132,6 +132,7 @@ def test_first_deploy_creates_labelled_containers_on_the_host_network(kit: Kit) 
             "elb-upgrade.app": kit.name,
             "elb-upgrade.container": name,
             "elb-upgrade.revision": revision,
+            "elb-upgrade.image": ref,
         }
         assert f"CONTAINER_APP_REVISION={revision}" in attrs["Config"]["Env"]
     kit.wait_state(deployment, RevisionState.RUNNING)

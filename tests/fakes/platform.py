@@ -24,10 +24,16 @@ Knobs for fault tests (all off by default):
   inheritable descriptor (close_fds=False), like a careless build tool; its pid is in
   `<state>.child`.
 - `fail_build` may be a string: the BuildError's message.
+
+Images: a build registers its reference in `digests` (reference → a new `sha256:…` each
+build); `retag` points a reference at another digest, as `docker tag` does. A deploy
+records each container's digest and applied spec in `running` (the given spec, else the
+config's command and env), which `current()` reports.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -47,10 +53,13 @@ from elb_upgrade.platforms.base import (
     AppState,
     ContainerImage,
     Deployment,
+    ImageInfo,
     LogSink,
     RevisionState,
     RevisionStatus,
+    Wanted,
 )
+from elb_upgrade.platforms.base import pinned as as_pinned
 from elb_upgrade.spec import AppSpec, ImageSpec
 
 DEFAULTS: dict[str, Any] = {
@@ -76,6 +85,8 @@ DEFAULTS: dict[str, Any] = {
     "registry_down": False,
     "current_down": False,
     "spawn_in_build": False,
+    "digests": {},
+    "running": {},
 }
 
 
@@ -150,10 +161,24 @@ class FakePlatform:
         if state["current_down"]:
             raise PlatformUnavailable("fake engine does not answer", hint="start it again")
         self._pause("current")
-        images = tuple(ContainerImage(n, i) for n, i in state["images"].items())
+        running = state["running"]
+        images = tuple(
+            ContainerImage(
+                n, i, running.get(n, {}).get("digest", ""), running.get(n, {}).get("spec")
+            )
+            for n, i in state["images"].items()
+        )
         return AppState(state["revision"], images)
 
-    def build(self, image: ImageSpec, tag: str, log: LogSink) -> str:
+    def resolve(self, image: str) -> ImageInfo | None:
+        state = self._state()
+        if image in state["digests"] and image not in state["pruned"]:
+            return ImageInfo(image, state["digests"][image], state.get("shas", {}).get(image, ""))
+        if image in state["digests"].values():
+            return ImageInfo(image, image)
+        return None
+
+    def build(self, image: ImageSpec, tag: str, log: LogSink, git_sha: str = "") -> str:
         state = self._state()
         time.sleep(state["sleep_build"])
         if state["spawn_in_build"]:
@@ -174,7 +199,13 @@ class FakePlatform:
             raise BuildError(message, log_tail="step 3: boom")
         state = self._state()
         ref = f"{image.repository}:{tag}"
+        if ref in state["digests"]:
+            raise AssertionError(f"build would replace the existing tag {ref}")
         state["built"].append(ref)
+        state["digests"][ref] = (
+            "sha256:" + hashlib.sha256(f"{ref}#{len(state['built'])}".encode()).hexdigest()
+        )
+        state.setdefault("shas", {})[ref] = git_sha
         save_state(self.path, state)
         log(f"built {ref}")
         return ref
@@ -186,9 +217,13 @@ class FakePlatform:
             raise PlatformUnavailable(
                 f"registry unreachable while looking up {image}", hint="check the registry"
             )
-        return image not in state["pruned"]
+        return image not in state["pruned"] and not any(
+            d == image and r in state["pruned"] for r, d in state["digests"].items()
+        )
 
-    def deploy(self, images: Mapping[str, str], log: LogSink) -> Deployment:
+    def deploy(self, wanted: Wanted, log: LogSink) -> Deployment:
+        pinned = as_pinned(wanted)
+        images = {name: c.image for name, c in pinned.items()}
         state = self._state()
         state["deploy_calls"] += 1
         call = state["deploy_calls"]
@@ -212,6 +247,10 @@ class FakePlatform:
                 save_state(self.path, state)
                 raise PlatformError(f"failed to start {name}", hint="read its logs")
             state["images"][name] = image
+            state["running"][name] = {
+                "digest": pinned[name].digest,
+                "spec": pinned[name].spec or self._config_spec(name),
+            }
             save_state(self.path, state)  # one container at a time, as a rolling deploy does
             log(f"{name} → {image}")
         state["n"] += 1
@@ -223,6 +262,12 @@ class FakePlatform:
             tuple(ContainerImage(n, i) for n, i in state["images"].items()),
             readiness_revision=state["revision"],
         )
+
+    def _config_spec(self, name: str) -> dict[str, Any]:
+        spec = next((c for c in self.app.containers if c.name == name), None)
+        if spec is None:
+            return {}
+        return {"command": list(spec.command), "env": dict(spec.env)}
 
     def revision_status(self, deployment: Deployment) -> RevisionStatus:
         self._pause("status")
@@ -251,7 +296,7 @@ def _pause_snapshot_writes(pause: Callable[[], None]) -> None:
 
     That is the window in which a non-atomic writer would leave a half-written snapshot.
     """
-    from elb_upgrade import snapshot
+    from elb_upgrade import safefile
 
     real = os
     paused: list[bool] = []
@@ -266,7 +311,7 @@ def _pause_snapshot_writes(pause: Callable[[], None]) -> None:
                 paused.append(True)
                 pause()
 
-    snapshot.os = PausingOs()  # type: ignore[assignment]
+    safefile.os = PausingOs()  # type: ignore[assignment]
 
 
 def _tag(image: str) -> str:

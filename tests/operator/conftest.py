@@ -35,6 +35,7 @@ def sandbox(tmp_path: Path) -> Env:
         PYTHONPATH=os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")])),
         ELB_UPGRADE_HISTORY=str(tmp_path / "history.jsonl"),
         ELB_UPGRADE_SNAPSHOT=str(tmp_path / "snapshot.json"),
+        ELB_UPGRADE_STATE_DIR=str(tmp_path),
         GIT_AUTHOR_NAME="op",
         GIT_AUTHOR_EMAIL="op@example.invalid",
         GIT_COMMITTER_NAME="op",

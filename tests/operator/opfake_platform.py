@@ -17,15 +17,21 @@ from elb_upgrade.platforms.base import (
     AppState,
     ContainerImage,
     Deployment,
+    ImageInfo,
     LogSink,
     RevisionState,
     RevisionStatus,
+    Wanted,
+    pinned,
 )
 from elb_upgrade.spec import AppSpec, ImageSpec
 
 
-def write_state(path: Path, revision: str, images: dict[str, str], down: bool = False) -> None:
-    path.write_text(json.dumps({"revision": revision, "images": images, "down": down}))
+def write_state(
+    path: Path, revision: str, images: dict[str, str], down: bool = False, built: Any = ()
+) -> None:
+    body = {"revision": revision, "images": images, "down": down, "built": list(built)}
+    path.write_text(json.dumps(body))
 
 
 class FakePlatform:
@@ -54,18 +60,25 @@ class FakePlatform:
         images = tuple(ContainerImage(n, i) for n, i in state["images"].items())
         return AppState(state["revision"], images)
 
-    def build(self, image: ImageSpec, tag: str, log: LogSink) -> str:
+    def build(self, image: ImageSpec, tag: str, log: LogSink, git_sha: str = "") -> str:
         log(f"fake build of {image.repository}:{tag}")
-        return f"{image.repository}:{tag}"
+        state = self._state()
+        ref = f"{image.repository}:{tag}"
+        write_state(self.path, state["revision"], state["images"], built=[*_built(state), ref])
+        return ref
+
+    def resolve(self, image: str) -> ImageInfo | None:
+        return ImageInfo(image, f"sha256:{image}") if image in _built(self._state()) else None
 
     def image_exists(self, image: str) -> bool:
         return True
 
-    def deploy(self, images: Mapping[str, str], log: LogSink) -> Deployment:
+    def deploy(self, wanted: Wanted, log: LogSink) -> Deployment:
+        images = {name: c.image for name, c in pinned(wanted).items()}
         state = self._state()
         number = int(state["revision"].rpartition("--")[2] or 0) + 1
         revision = f"{self.app.name}--{number}"
-        write_state(self.path, revision, {**state["images"], **images})
+        write_state(self.path, revision, {**state["images"], **images}, built=_built(state))
         log(f"fake deploy of {revision}")
         return Deployment(revision, tuple(ContainerImage(n, i) for n, i in images.items()))
 
@@ -83,3 +96,7 @@ class FakePlatform:
 
     def follow_logs(self, container: str, out: TextIO) -> None:
         out.write(f"{container}: fake log line\n")
+
+
+def _built(state: dict[str, Any]) -> list[str]:
+    return list(state.get("built", []))

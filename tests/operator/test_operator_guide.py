@@ -66,6 +66,7 @@ def guide_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Env, P
         FAKE_STATE=str(root / "state.json"),
         READINESS_URL=ready.url,
         ELB_UPGRADE_SNAPSHOT=str(root / "snapshot.json"),
+        ELB_UPGRADE_STATE_DIR=str(root),
         GIT_AUTHOR_NAME="ann",
         GIT_AUTHOR_EMAIL="ann@example.invalid",
         GIT_COMMITTER_NAME="ann",

@@ -1,4 +1,5 @@
-"""The snapshot: seed-compatible format, atomic private writes, precise refusals."""
+"""The snapshot: `cli-upgrade.sh`-compatible format, the whole release, atomic private
+writes, precise refusals."""
 
 from __future__ import annotations
 
@@ -9,20 +10,41 @@ import pytest
 
 from elb_upgrade import snapshot
 from elb_upgrade.errors import SnapshotError, UnsafePathError
-from elb_upgrade.platforms.base import AppState, ContainerImage
+from elb_upgrade.platforms.base import ContainerImage
+from elb_upgrade.releases import Release
 
-STATE = AppState("app--3", (ContainerImage("api", "repo/api:v3"), ContainerImage("web", "w:v1")))
-SNAP = snapshot.Snapshot("app", "docker", "2026-05-23T03:22:48Z", STATE)
+SPEC = {"command": ["serve"], "env": {"MODE": "prod"}, "labels": {}}
+API = ContainerImage("api", "repo/api:v3", "sha256:" + "a" * 64, SPEC)
+RELEASE = Release("app--3", (API, ContainerImage("web", "w:v1")), "v3", "1a2b3c")
+SNAP = snapshot.Snapshot("app", "docker", "2026-05-23T03:22:48Z", RELEASE)
 
 
-def test_format_starts_with_the_seed_keys(tmp_path: Path) -> None:
+def test_format_starts_with_the_cli_upgrade_sh_keys_and_holds_the_whole_release(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "s.json"
     snapshot.write(path, SNAP)
     data = json.loads(path.read_text())
-    assert list(data) == ["revision", "images", "app", "platform", "taken_at"]
-    assert data["images"][0] == {"name": "api", "image": "repo/api:v3"}
+    assert list(data)[:5] == ["revision", "images", "app", "platform", "taken_at"]
+    assert data["images"][0] == {
+        "name": "api",
+        "image": "repo/api:v3",
+        "digest": "sha256:" + "a" * 64,
+        "spec": SPEC,
+    }
+    assert (data["tag"], data["git_sha"]) == ("v3", "1a2b3c")
     assert (path.stat().st_mode & 0o777) == 0o600
     assert snapshot.read(path, "app") == SNAP
+
+
+def test_an_old_shape_snapshot_is_read_as_images_only(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    path.write_text('{"revision": "app--2", "images": [{"name": "api", "image": "repo/api:v2"}]}')
+    path.chmod(0o600)
+    snap = snapshot.read(path, "app")
+    assert snap.legacy
+    assert snap.state.images == (ContainerImage("api", "repo/api:v2"),)
+    assert snap.state.images[0].identity == "repo/api:v2"
 
 
 def test_rewrite_leaves_no_temp_files(tmp_path: Path) -> None:

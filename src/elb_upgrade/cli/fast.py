@@ -14,7 +14,7 @@ import os
 import sys
 
 COMPLETE_VAR = "_ELB_UPGRADE_COMPLETE"
-COMMANDS = ("history", "lock", "report", "status", "upgrade")
+COMMANDS = ("history", "lock", "releases", "report", "status", "upgrade")
 
 
 def main() -> int:

@@ -19,6 +19,7 @@ import click
 from elb_upgrade import __version__
 from elb_upgrade.cli.history import history_command
 from elb_upgrade.cli.lock import lock_group
+from elb_upgrade.cli.releases import releases_command
 from elb_upgrade.cli.report import report_command
 from elb_upgrade.cli.status import status_command
 from elb_upgrade.cli.upgrade import upgrade_command
@@ -27,8 +28,8 @@ COMMANDS_HELP = """Safe, locked, audited rolling upgrades for container apps.
 
 \b
   elb-upgrade SCOPE [OPTIONS]     upgrade SCOPE (a scope or alias from elb-upgrade.toml)
-  elb-upgrade rollback [OPTIONS]  restore the images of the last snapshot
-  elb-upgrade COMMAND ...         history, lock, report, status
+  elb-upgrade rollback [OPTIONS]  restore the release of the last snapshot (--to: any kept)
+  elb-upgrade COMMAND ...         history, lock, releases, report, status
 
 Run `elb-upgrade SCOPE --help` for the upgrade options.
 """
@@ -61,6 +62,7 @@ def cli() -> None:
 cli.add_command(upgrade_command)
 cli.add_command(history_command)
 cli.add_command(lock_group)
+cli.add_command(releases_command)
 cli.add_command(status_command)
 cli.add_command(report_command)
 

@@ -75,6 +75,11 @@ def _complete_scope(_ctx: click.Context, _param: click.Parameter, incomplete: st
     help="Where the lock, snapshot and history live (default: [state] in the config); "
     "`--state local` when shared storage is down.",
 )
+@click.option(
+    "--to",
+    metavar="REVISION|TAG",
+    help="With rollback: restore this kept release (see `elb-upgrade releases`).",
+)
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before deploying.")
 @click.option(
     "--dry-run",

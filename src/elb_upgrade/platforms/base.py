@@ -10,8 +10,8 @@ from __future__ import annotations
 import enum
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Protocol, TextIO, runtime_checkable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TextIO, runtime_checkable
 
 from elb_upgrade.errors import UsageError
 from elb_upgrade.spec import AppSpec, ImageSpec
@@ -20,12 +20,53 @@ LogSink = Callable[[str], None]
 """Receives one line of progress or build log at a time."""
 
 
+Spec = Mapping[str, Any]
+"""A container's applied spec as its platform reports it: plain JSON values only
+(docker: command, env, labels, restart policy, ports; azure: the template's container entry)."""
+
+
 @dataclass(frozen=True)
 class ContainerImage:
-    """One running container and the image it runs."""
+    """One container, the image it runs and, where known, exactly how.
+
+    `image` is the reference as deployed (`repository:tag`). `digest` is the image's
+    immutable identity (docker: the image ID `sha256:…`; azure: the registry manifest
+    digest), empty when unknown. `spec` is the spec the platform applied, None when
+    unknown. Given to `deploy`, a digest pins the image (a moved tag changes nothing) and
+    a spec is applied exactly instead of the config's.
+    """
 
     name: str
     image: str
+    digest: str = ""
+    spec: Spec | None = field(default=None, hash=False)
+
+    @property
+    def identity(self) -> str:
+        """What pins the image: its digest, else (an old snapshot) its reference."""
+        return self.digest or self.image
+
+
+Wanted = Mapping[str, "ContainerImage | str"]
+"""What `deploy` is given: container name → image (a bare reference: unpinned, config spec)."""
+
+
+def pinned(images: Wanted) -> dict[str, ContainerImage]:
+    """`images` with every bare reference made a `ContainerImage` (no digest, no spec)."""
+    return {
+        name: image if isinstance(image, ContainerImage) else ContainerImage(name, image)
+        for name, image in images.items()
+    }
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """An image as the platform stores it: its immutable digest and the commit it was
+    built from (empty when the image carries no such record)."""
+
+    ref: str
+    digest: str
+    git_sha: str = ""
 
 
 @dataclass(frozen=True)
@@ -37,6 +78,9 @@ class AppState:
 
     def image_of(self, container: str) -> str | None:
         return next((c.image for c in self.images if c.name == container), None)
+
+    def container(self, name: str) -> ContainerImage | None:
+        return next((c for c in self.images if c.name == name), None)
 
 
 @dataclass(frozen=True)
@@ -85,14 +129,23 @@ class Platform(Protocol):
     def current(self) -> AppState:
         """The running revision and images (SnapshotError-free: an absent app is empty)."""
 
-    def build(self, image: ImageSpec, tag: str, log: LogSink) -> str:
-        """Build `image` tagged `tag`; return the full image reference (BuildError)."""
+    def build(self, image: ImageSpec, tag: str, log: LogSink, git_sha: str = "") -> str:
+        """Build `image` tagged `tag`, recording `git_sha` on the image where the platform
+        can; return the full image reference (BuildError). Never replaces an existing tag
+        (RefusedError)."""
+
+    def resolve(self, image: str) -> ImageInfo | None:
+        """`image` (a reference or a digest) as stored now, or None when it is gone."""
 
     def image_exists(self, image: str) -> bool:
-        """Whether `image` (a full reference) can still be deployed."""
+        """Whether `image` (a full reference or a digest) can still be deployed."""
 
-    def deploy(self, images: Mapping[str, str], log: LogSink) -> Deployment:
-        """Run container name → image as a new revision; unchanged containers stay."""
+    def deploy(self, images: Wanted, log: LogSink) -> Deployment:
+        """Run container name → image as a new revision; unchanged containers stay.
+
+        An entry's `digest`, when set, is what runs (never whatever its tag names now);
+        its `spec`, when set, is applied exactly (a restore), else the config's.
+        """
 
     def revision_status(self, deployment: Deployment) -> RevisionStatus:
         """How the revision `deploy` made is doing, for the gate."""

@@ -27,9 +27,12 @@ from elb_upgrade.platforms.base import (
     AppState,
     ContainerImage,
     Deployment,
+    ImageInfo,
     LogSink,
     RevisionState,
     RevisionStatus,
+    Wanted,
+    pinned,
 )
 from elb_upgrade.spec import AppSpec, ImageSpec
 
@@ -131,7 +134,7 @@ class AzurePlatform:
         self._known.add(state.images)
         return state
 
-    def build(self, image: ImageSpec, tag: str, log: LogSink) -> str:
+    def build(self, image: ImageSpec, tag: str, log: LogSink, git_sha: str = "") -> str:
         from elb_upgrade.platforms.azure.acr import AcrBuild
 
         return AcrBuild(self._announce(log), self._clock).run(image, tag, log)
@@ -141,10 +144,17 @@ class AzurePlatform:
 
         return registry.exists(self.session(), image)
 
-    # -- deploy ----------------------------------------------------------------------
-    def deploy(self, images: Mapping[str, str], log: LogSink) -> Deployment:
+    def resolve(self, image: str) -> ImageInfo | None:
+        """The registry's manifest digest of `image` (None when gone or not in our ACR)."""
+        from elb_upgrade.platforms.azure import registry
+
+        digest = registry.digest(self.session(), image)
+        return ImageInfo(image, digest) if digest else None
+
+    def deploy(self, wanted: Wanted, log: LogSink) -> Deployment:
         from elb_upgrade.platforms.azure import containerapp
 
+        images = {name: c.image for name, c in pinned(wanted).items()}
         s = self._announce(log)
         self._refuse_missing(s, images)
         budget = s.settings.seconds("ELB_UPGRADE_AZURE_REVISION_WAIT", 300.0)

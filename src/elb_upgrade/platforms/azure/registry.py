@@ -217,6 +217,24 @@ def _registry_words(exc: az.AzureError) -> tuple[str, str]:
         return "", (message[0] if message else type(exc).__name__)[:300]
 
 
+def digest(s: Session, image: str) -> str:
+    """The manifest digest (`sha256:…`) `image` names now; "" when gone or not ours."""
+    ref = parse(image)
+    if ref is None or not is_ours(s, ref):
+        return ""
+    if ref.is_digest:
+        return ref.reference if exists(s, image) else ""
+    scope = f"registry {ref.registry} (repository {ref.repository})"
+    client = s.registry_data(ref.registry)
+    with translate(Action(f"look up {image}", "AcrPull", scope)):
+        try:
+            return str(client.get_tag_properties(ref.repository, ref.reference).digest)
+        except az.ResourceNotFoundError:
+            return ""
+        finally:
+            client.close()
+
+
 def purge_advice(s: Session, image: str) -> str:
     """What probably deleted `image` and how to keep rollback targets next time."""
     ref = parse(image)

@@ -8,14 +8,16 @@ from typing import Any
 
 from elb_upgrade.errors import BuildError
 from elb_upgrade.platforms.base import LogSink
+from elb_upgrade.platforms.docker.containers import GIT_SHA_LABEL
 from elb_upgrade.platforms.docker.engine import translated
 from elb_upgrade.spec import ImageSpec
 
 TAIL_LINES = 30
 
 
-def build_image(client: Any, image: ImageSpec, tag: str, log: LogSink) -> str:
-    """Build `image` as `<repository>:<tag>`; BuildError carries the last lines on failure."""
+def build_image(client: Any, image: ImageSpec, tag: str, log: LogSink, git_sha: str = "") -> str:
+    """Build `image` as `<repository>:<tag>`, labelled with the commit `git_sha`;
+    BuildError carries the last lines on failure."""
     ref = f"{image.repository}:{tag}"
     if not (image.context / image.dockerfile).is_file():
         raise BuildError(
@@ -24,12 +26,13 @@ def build_image(client: Any, image: ImageSpec, tag: str, log: LogSink) -> str:
         )
     with translated(f"building {ref}"):
         # Host networking: no bridge exists on these engines, and the package index is
-        # reached through the host's network (see DESIGN.md).
+        # reached through the host's network.
         events = client.api.build(
             path=str(image.context),
             dockerfile=image.dockerfile,
             tag=ref,
             buildargs=dict(image.build_args),
+            labels={GIT_SHA_LABEL: git_sha} if git_sha else None,
             network_mode="host",
             rm=True,
             forcerm=True,

@@ -4,6 +4,9 @@ Labels are the engine-side record of the app, so no state lives outside the engi
     elb-upgrade.app        the app's name
     elb-upgrade.container  the container's name in the config
     elb-upgrade.revision   the revision (`<app>--<n>`) that created the container
+    elb-upgrade.image      the image reference (`repository:tag`) it was deployed as; the
+                           container itself runs the image ID, so a moved tag changes nothing
+Images built by the tool carry `elb-upgrade.git-sha`: the commit they were built from.
 The app's revision is the newest of its containers' revisions: every deploy creates at
 least one container, so that is always the revision the last deploy made.
 """
@@ -16,6 +19,9 @@ from typing import Any
 APP_LABEL = "elb-upgrade.app"
 CONTAINER_LABEL = "elb-upgrade.container"
 REVISION_LABEL = "elb-upgrade.revision"
+IMAGE_LABEL = "elb-upgrade.image"
+GIT_SHA_LABEL = "elb-upgrade.git-sha"
+OWN_LABELS = frozenset({APP_LABEL, CONTAINER_LABEL, REVISION_LABEL, IMAGE_LABEL})
 REVISION_ENV = "CONTAINER_APP_REVISION"
 
 # A container that crashes is restarted at most this often before docker gives up; a
@@ -49,8 +55,35 @@ def newest_revision(containers: Iterable[Any]) -> str:
 
 
 def image_of(container: Any) -> str:
-    """The image reference the container was created from (not its resolved id)."""
-    return str(container.attrs["Config"]["Image"])
+    """The image reference the container was deployed as (not its resolved id)."""
+    labels = container.attrs["Config"].get("Labels") or {}
+    return str(labels.get(IMAGE_LABEL) or container.attrs["Config"]["Image"])
+
+
+def image_id(container: Any) -> str:
+    """The immutable ID (`sha256:…`) of the image the container runs."""
+    return str(container.attrs.get("Image", ""))
+
+
+def applied_spec(container: Any) -> dict[str, Any]:
+    """What the engine applied to `container`, as plain JSON, without our bookkeeping
+    (the revision's env variable and our labels): what a restore re-applies exactly."""
+    config, host = container.attrs["Config"], container.attrs.get("HostConfig") or {}
+    env = dict(e.partition("=")[::2] for e in config.get("Env") or ())
+    env.pop(REVISION_ENV, None)
+    labels = {k: v for k, v in (config.get("Labels") or {}).items() if k not in OWN_LABELS}
+    policy = host.get("RestartPolicy") or {}
+    return {
+        "command": list(config.get("Cmd") or ()),
+        "env": dict(sorted(env.items())),
+        "labels": dict(sorted(labels.items())),
+        "restart_policy": {
+            "Name": str(policy.get("Name") or ""),
+            "MaximumRetryCount": int(policy.get("MaximumRetryCount") or 0),
+        },
+        "network_mode": str(host.get("NetworkMode") or ""),
+        "ports": host.get("PortBindings") or {},
+    }
 
 
 def is_healthy(container: Any) -> bool:

@@ -6,14 +6,17 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TextIO
 
-from elb_upgrade.errors import ImageMissingError, PlatformError
+from elb_upgrade.errors import ImageMissingError, PlatformError, RefusedError
 from elb_upgrade.platforms.base import (
     AppState,
     ContainerImage,
     Deployment,
+    ImageInfo,
     LogSink,
     RevisionState,
     RevisionStatus,
+    Wanted,
+    pinned,
 )
 from elb_upgrade.platforms.docker import containers as ct
 from elb_upgrade.platforms.docker import manual
@@ -57,11 +60,29 @@ class DockerPlatform:
         if not found:
             return AppState("", ())
         order = [*self._specs, *sorted(set(found) - set(self._specs))]
-        images = tuple(ContainerImage(n, ct.image_of(found[n])) for n in order if n in found)
+        images = tuple(_running(n, found[n]) for n in order if n in found)
         return AppState(ct.newest_revision(found.values()), images)
 
-    def build(self, image: ImageSpec, tag: str, log: LogSink) -> str:
-        return build_image(self.client, image, tag, log)
+    def build(self, image: ImageSpec, tag: str, log: LogSink, git_sha: str = "") -> str:
+        ref = f"{image.repository}:{tag}"
+        if self.resolve(ref) is not None:
+            raise RefusedError(
+                f"{ref} already exists; a build never replaces an existing tag",
+                hint="deploy it as it is with --tag, or pick a new tag",
+            )
+        return build_image(self.client, image, tag, log, git_sha)
+
+    def resolve(self, image: str) -> ImageInfo | None:
+        """The image ID and recorded commit of `image` (a reference or an ID)."""
+        import docker.errors
+
+        with translated(f"looking up image {image}"):
+            try:
+                found = self.client.images.get(image)
+            except docker.errors.ImageNotFound:
+                return None
+        labels = found.attrs.get("Config", {}).get("Labels") or {}
+        return ImageInfo(image, str(found.id), str(labels.get(ct.GIT_SHA_LABEL, "")))
 
     def image_exists(self, image: str) -> bool:
         import docker.errors
@@ -73,8 +94,13 @@ class DockerPlatform:
                 return False
         return True
 
-    def deploy(self, images: Mapping[str, str], log: LogSink) -> Deployment:
-        """Make a new revision; (re)create the given containers whose image changed."""
+    def deploy(self, wanted: Wanted, log: LogSink) -> Deployment:
+        """Make a new revision; (re)create the given containers whose image or spec changed.
+
+        Each container runs its image by ID when a digest is given; with a spec given
+        (a restore) that spec is applied exactly, else the config's command and env.
+        """
+        images = pinned(wanted)
         self._check_request(images)
         with translated(f"deploying {self.app.name}"):
             existing = {
@@ -85,14 +111,14 @@ class DockerPlatform:
             revision = ct.revision_name(self.app.name, number)
             names = self._to_replace(images, existing)
             for name in names:
-                log(f"{name}: {images[name]} as revision {revision}")
+                log(f"{name}: {_shown(images[name])} as revision {revision}")
             # Concurrently: each stop waits for its process to exit; the waits overlap.
             with ThreadPoolExecutor(max_workers=len(names)) as pool:
                 list(pool.map(lambda n: self._replace(n, images[n], revision, existing), names))
         redeployed_main = self._created_in(self.app.main_container, revision)
         return Deployment(
             revision=revision,
-            images=tuple(ContainerImage(n, images[n]) for n in images),
+            images=tuple(images.values()),
             readiness_revision=revision if redeployed_main else None,
         )
 
@@ -102,7 +128,7 @@ class DockerPlatform:
         with translated(f"reading revision {deployment.revision}"):
             for wanted in deployment.images:
                 container = self._find(wanted.name)
-                problem = self._problem(container, wanted.image)
+                problem = self._problem(container, wanted)
                 if problem:
                     return RevisionStatus(RevisionState.FAILED, problem)
                 if container.status != "running":
@@ -138,7 +164,7 @@ class DockerPlatform:
 
     # -- helpers -------------------------------------------------------------------
 
-    def _check_request(self, images: Mapping[str, str]) -> None:
+    def _check_request(self, images: Mapping[str, ContainerImage]) -> None:
         if not images:
             raise PlatformError(
                 f"nothing to deploy for {self.app.name}: no containers given",
@@ -150,7 +176,7 @@ class DockerPlatform:
                 f"cannot deploy unknown containers {unknown} of {self.app.name}",
                 hint=f"the config defines: {', '.join(self._specs)}",
             )
-        missing = [ref for ref in images.values() if not self.image_exists(ref)]
+        missing = [c.identity for c in images.values() if not self.image_exists(c.identity)]
         if missing:
             # Checked before anything is stopped, so a bad request leaves the app running.
             raise ImageMissingError(
@@ -159,9 +185,9 @@ class DockerPlatform:
             )
 
     def _to_replace(
-        self, images: Mapping[str, str], existing: Mapping[str | None, Any]
+        self, images: Mapping[str, ContainerImage], existing: Mapping[str | None, Any]
     ) -> list[str]:
-        """Containers whose image changed or that are not healthy; all given if none.
+        """Containers whose image or spec changed or that are not healthy; all given if none.
 
         A deploy is never a no-op: with nothing changed it restarts what it was given,
         so the revision it reports is the one that really runs.
@@ -170,32 +196,59 @@ class DockerPlatform:
         return changed or list(images)
 
     @staticmethod
-    def _up_to_date(container: Any, image: str) -> bool:
+    def _up_to_date(container: Any, wanted: ContainerImage) -> bool:
         return (
-            container is not None and ct.image_of(container) == image and ct.is_healthy(container)
+            container is not None
+            and ct.is_healthy(container)
+            and _runs(container, wanted)
+            and (wanted.spec is None or ct.applied_spec(container) == wanted.spec)
         )
 
-    def _replace(self, name: str, image: str, revision: str, existing: Mapping[Any, Any]) -> None:
-        spec, old = self._specs[name], existing.get(name)
+    def _replace(
+        self, name: str, wanted: ContainerImage, revision: str, existing: Mapping[Any, Any]
+    ) -> None:
+        old = existing.get(name)
         # Host networking: the old container must free its ports before the new one binds.
         if old is not None:
             old.stop(timeout=STOP_TIMEOUT)
             old.remove(force=True)
+        own = {
+            ct.APP_LABEL: self.app.name,
+            ct.CONTAINER_LABEL: name,
+            ct.REVISION_LABEL: revision,
+            ct.IMAGE_LABEL: wanted.image,
+        }
         self.client.containers.run(
-            image,
-            list(spec.command) or None,
-            name=ct.container_name(self.app.name, spec.name),
+            wanted.identity,  # the image ID: what the tag named when it was recorded
+            name=ct.container_name(self.app.name, name),
             detach=True,
             init=True,  # a PID 1 that forwards SIGTERM, so stops take milliseconds
-            network_mode="host",
-            environment={**spec.env, ct.REVISION_ENV: revision},
-            labels={
-                ct.APP_LABEL: self.app.name,
-                ct.CONTAINER_LABEL: spec.name,
-                ct.REVISION_LABEL: revision,
-            },
-            restart_policy={"Name": "on-failure", "MaximumRetryCount": ct.MAX_RESTARTS},
+            **self._run_spec(name, wanted, revision, own),
         )
+
+    def _run_spec(
+        self, name: str, wanted: ContainerImage, revision: str, own: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """`containers.run` arguments: the recorded spec exactly, else the config's."""
+        spec = wanted.spec
+        if spec is None:
+            config = self._specs[name]
+            return {
+                "command": list(config.command) or None,
+                "network_mode": "host",
+                "environment": {**config.env, ct.REVISION_ENV: revision},
+                "labels": dict(own),
+                "restart_policy": {"Name": "on-failure", "MaximumRetryCount": ct.MAX_RESTARTS},
+            }
+        ports = spec.get("ports") or {}
+        return {
+            "command": list(spec.get("command") or ()) or None,
+            "network_mode": spec.get("network_mode") or "host",
+            "environment": {**spec.get("env", {}), ct.REVISION_ENV: revision},
+            "labels": {**spec.get("labels", {}), **own},
+            "restart_policy": dict(spec.get("restart_policy") or {}),
+            **({"ports": _port_bindings(ports)} if ports else {}),
+        }
 
     def _find(self, container: str) -> Any:
         import docker.errors
@@ -211,13 +264,39 @@ class DockerPlatform:
             found = self._find(container)
         return found is not None and found.labels.get(ct.REVISION_LABEL) == revision
 
-    def _problem(self, container: Any, image: str) -> str | None:
+    def _problem(self, container: Any, wanted: ContainerImage) -> str | None:
         if container is None:
-            return f"a container of this revision is gone ({image})"
-        if ct.image_of(container) != image:
-            return f"{container.name} runs {ct.image_of(container)}, not {image}"
+            return f"a container of this revision is gone ({wanted.image})"
+        if not _runs(container, wanted):
+            return f"{container.name} runs {ct.image_of(container)}, not {_shown(wanted)}"
         why = ct.failure(container)
         if why is None:
             return None
         logs = ct.log_tail(container)
         return f"{container.name} {why}{ct.hint_for(logs)}; its last log lines:\n{logs}"
+
+
+def _running(name: str, container: Any) -> ContainerImage:
+    """What `container` runs: its reference, image ID and applied spec."""
+    return ContainerImage(
+        name, ct.image_of(container), ct.image_id(container), ct.applied_spec(container)
+    )
+
+
+def _runs(container: Any, wanted: ContainerImage) -> bool:
+    """Whether `container` runs `wanted`'s image: by ID when pinned, else by reference."""
+    if wanted.digest:
+        return ct.image_id(container) == wanted.digest
+    return ct.image_of(container) == wanted.image
+
+
+def _shown(wanted: ContainerImage) -> str:
+    return f"{wanted.image} ({wanted.digest[:19]})" if wanted.digest else wanted.image
+
+
+def _port_bindings(ports: Mapping[str, Any]) -> dict[str, Any]:
+    """`HostConfig.PortBindings` as recorded → the SDK's `ports` argument."""
+    return {
+        port: [(b.get("HostIp", ""), int(b["HostPort"])) for b in bindings or ()] or None
+        for port, bindings in ports.items()
+    }

@@ -1,0 +1,159 @@
+"""Exact releases against the real engine: the example app through the CLI.
+
+A reused tag deploys the image it names with no build; a tag moved outside the tool
+changes nothing `rollback --to` serves; a config change that crashes a container rolls
+back to the previous command; two checkouts never deploy at once; a second rollback is
+a no-op; `releases --json` lists what is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import time
+from typing import Any
+
+from appclone import CLI, Clone
+
+FAST_GATE = ("--health-interval", "0.5")
+BAD_WORKER = ('command = ["python3", "worker.py"]', 'command = ["python3", "no-such-worker.py"]')
+
+
+def image_id(engine: Any, ref: str) -> str:
+    return str(engine.images.get(ref).id)
+
+
+def test_an_existing_tag_redeploys_its_image_unchanged_with_no_build(
+    deployed: Clone, engine: Any
+) -> None:
+    first_tag = deployed.history()[0]["tag"]
+    first_id = image_id(engine, f"{deployed.name}-api:{first_tag}")
+    deployed.set_version("2.0.0")
+    assert deployed.run("api", "--yes", "--tag", "two", *FAST_GATE).returncode == 0
+    deployed.set_version("3.0.0")
+    done = deployed.run("api", "--yes", "--tag", first_tag, *FAST_GATE)
+    assert done.returncode == 0, done.stdout
+    assert f"using existing image {deployed.name}-api:{first_tag}, built from " in done.stdout
+    assert not re.search(r"==>\s+build", done.stdout), done.stdout
+    assert deployed.ready()[1]["version"] == "1.0.0"
+    assert image_id(engine, f"{deployed.name}-api:{first_tag}") == first_id
+    api = engine.containers.get(f"{deployed.name}-api")
+    assert api.attrs["Image"] == first_id
+
+
+def test_a_tag_moved_outside_the_tool_does_not_change_what_rollback_to_serves(
+    deployed: Clone, engine: Any
+) -> None:
+    first_tag = deployed.history()[0]["tag"]
+    deployed.set_version("2.0.0")
+    assert deployed.run("api", "--yes", "--tag", "two", *FAST_GATE).returncode == 0
+    assert deployed.ready()[1]["version"] == "2.0.0"
+    engine.images.get(f"{deployed.name}-api:two").tag(f"{deployed.name}-api", first_tag)
+    done = deployed.run("rollback", "--yes", "--to", f"{deployed.name}--1", *FAST_GATE)
+    assert done.returncode == 0, done.stdout
+    code, body = deployed.ready()
+    assert (code, body["version"]) == (200, "1.0.0")
+    # The tag still names 2.0.0's image: what ran was pinned by the recorded image ID.
+    assert engine.containers.get(f"{deployed.name}-api").attrs["Image"] != image_id(
+        engine, f"{deployed.name}-api:{first_tag}"
+    )
+
+
+def test_a_config_change_that_crashes_a_container_is_rolled_back_to_the_old_command(
+    deployed: Clone, engine: Any
+) -> None:
+    config = deployed.root / "elb-upgrade.toml"
+    config.write_text(config.read_text().replace(*BAD_WORKER))
+    deployed.commit("worker runs a file that does not exist")
+    done = deployed.run("worker", "--yes", "--health-timeout", "60", *FAST_GATE)
+    assert done.returncode == 1, done.stdout
+    assert deployed.results()[-1] == "upgrade_failed_rolled_back"
+    worker = engine.containers.get(f"{deployed.name}-worker")
+    assert worker.attrs["Config"]["Cmd"] == ["python3", "worker.py"]
+    assert worker.status == "running"
+    assert deployed.ready()[0] == 200
+
+
+def test_rollback_twice_the_second_changes_nothing_and_says_so(
+    deployed: Clone, engine: Any
+) -> None:
+    deployed.set_version("2.0.0")
+    assert deployed.run("api", "--yes", *FAST_GATE).returncode == 0
+    assert deployed.run("rollback", "--yes", *FAST_GATE).returncode == 0
+    before = {
+        c.name: c.id
+        for c in engine.containers.list(filters={"label": f"elb-upgrade.app={deployed.name}"})
+    }
+    done = deployed.run("rollback", "--yes", *FAST_GATE)
+    assert done.returncode == 0, done.stdout
+    assert f"already runs {deployed.name}--1 (tag " in done.stdout
+    assert "nothing changed" in done.stdout
+    after = {
+        c.name: c.id
+        for c in engine.containers.list(filters={"label": f"elb-upgrade.app={deployed.name}"})
+    }
+    assert after == before
+    assert deployed.ready()[1]["revision"] == f"{deployed.name}--3"
+
+
+def test_releases_json_lists_kept_releases_with_image_ids_and_keep_three_keeps_three(
+    deployed: Clone, engine: Any
+) -> None:
+    config = deployed.root / "elb-upgrade.toml"
+    config.write_text(config.read_text() + "\n[releases]\nkeep = 3\n")
+    deployed.commit("keep three releases")
+    for version in ("2.0.0", "3.0.0", "4.0.0"):
+        deployed.set_version(version)
+        assert deployed.run("api", "--yes", "--tag", version, *FAST_GATE).returncode == 0
+    done = deployed.run("releases", "--json")
+    assert done.returncode == 0, done.stdout
+    kept = json.loads(done.stdout)["releases"]
+    assert [r["tag"] for r in kept] == ["4.0.0", "3.0.0", "2.0.0"]
+    api = next(c for c in kept[0]["containers"] if c["name"] == "api")
+    assert api["digest"] == image_id(engine, f"{deployed.name}-api:4.0.0")
+    assert api["spec"]["env"]["QUEUE"] == f"{deployed.name}:jobs"
+    assert api["spec"]["restart_policy"] == {"Name": "on-failure", "MaximumRetryCount": 2}
+    labels = engine.images.get(f"{deployed.name}-api:4.0.0").labels
+    assert labels["elb-upgrade.git-sha"] == kept[0]["git_sha"]
+
+
+def test_two_checkouts_with_different_snapshots_exclude_each_other(
+    deployed: Clone, tmp_path: Any
+) -> None:
+    """Both start together without --yes; the winner holds its locks at the prompt."""
+    deployed.set_version("2.0.0")
+    other_root = tmp_path / "other"
+    shutil.copytree(deployed.root, other_root)
+    other_env = {**deployed.env, "ELB_UPGRADE_SNAPSHOT": str(tmp_path / "other-snapshot.json")}
+    runs = [
+        subprocess.Popen(
+            [*CLI, "api", *FAST_GATE],
+            cwd=root,
+            env=env,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for root, env in ((deployed.root, deployed.env), (other_root, other_env))
+    ]
+    try:
+        deadline = time.monotonic() + 120  # a hang guard, not a speed check
+        while not any(r.poll() is not None for r in runs):
+            assert time.monotonic() < deadline, "neither run ended"
+            time.sleep(0.05)
+        [loser] = [r for r in runs if r.poll() is not None]
+        [winner] = [r for r in runs if r is not loser]
+        out, _ = winner.communicate("y\n", timeout=300)
+        lost = loser.communicate(timeout=10)[0]
+    finally:
+        for r in runs:
+            if r.poll() is None:
+                r.kill()
+    assert loser.returncode == 1 and "another elb-upgrade run holds" in lost, lost
+    assert f"(pid {winner.pid}, " in lost
+    assert winner.returncode == 0, out
+    assert sorted(deployed.results()) == ["lock_held", "success", "success"]
+    assert deployed.ready()[1]["version"] == "2.0.0"
