@@ -255,12 +255,13 @@ class Run:
         if self.opts.scope != ROLLBACK:
             from elb_upgrade import gitops
 
-            if self.opts.pull:
-                gitops.pull(git, self.opts.branch)
-            elif self.opts.branch:
+            # Branch and clean tree first: `--pull` never merges into a tree it then refuses.
+            if self.opts.branch:
                 gitops.require_branch(git, self.opts.branch)
             if not self.opts.allow_dirty:
                 gitops.require_clean(git)
+            if self.opts.pull:
+                self.ui.info(gitops.pull(git, self.opts.branch, dry_run=self.opts.dry_run))
             self.outcome.head_sha = git.head_sha()
         platform.check()
         if self.opts.scope == ROLLBACK:
