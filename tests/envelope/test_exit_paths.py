@@ -192,3 +192,43 @@ def _wait_for_stderr_line(run: subprocess.Popen[str], needle: str) -> None:
         if needle in line:
             return
     raise AssertionError(f"{needle!r} never appeared")
+
+
+MISSPELT = {
+    "evn": (("", '\n[containers.api.evn]\nDEBUG = "1"\n'), "`evn` in [containers.api]", "env"),
+    "main_contaner": (
+        ('main_container = "api"', 'main_contaner = "api"'),
+        "`main_contaner` in [app]",
+        "main_container",
+    ),
+    "comand": (
+        ('[containers.api]\nimage = "api"\n', '[containers.api]\nimage = "api"\ncomand = ["x"]\n'),
+        "`comand` in [containers.api]",
+        "command",
+    ),
+    "build_arg": (
+        ('context = "api"\n', 'context = "api"\nbuild_arg = { A = "1" }\n'),
+        "`build_arg` in [images.api]",
+        "build_args",
+    ),
+    "platfrom": (
+        ('platform = "fakes.platform', 'platfrom = "fakes.platform'),
+        "`platfrom` in [app]",
+        "platform",
+    ),
+}
+
+
+@pytest.mark.parametrize("key", list(MISSPELT))
+def test_a_misspelt_config_key_is_a_config_error_naming_the_closest_key(app: App, key: str) -> None:
+    (old, new), where, meant = MISSPELT[key]
+    config = app.root / "elb-upgrade.toml"
+    text = config.read_text()
+    config.write_text(text.replace(old, new) if old else text + new)
+    assert config.read_text() != text
+    done = app.run("api", "--dry-run", "--allow-dirty")
+    assert done.returncode == 2, done.stderr
+    assert f"unknown key {where}; did you mean `{meant}`?" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not app.history.exists()  # a config error writes no history line
+    assert app.get()["built"] == [] and not app.lock.exists()
