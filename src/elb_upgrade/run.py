@@ -163,7 +163,7 @@ def upgrade(
         with signals.ignored():
             elapsed = round(clock.monotonic() - started)
             finished = Finished(run.outcome, exit_code, run.app, run.scope, elapsed, ts)
-            if run.outcome.result is not Result.DRY_RUN and not options.dry_run:
+            if _recorded(finished, options):
                 _record(finished, environ, ui)
     return finished
 
@@ -593,12 +593,23 @@ def _tag_of(state: AppState, main: str) -> str:
 
 
 # -- recording ------------------------------------------------------------------------------
+UNKNOWN_APP = "unknown"  # the history `app` of a run that ended before it read the config
+
+
+def _recorded(finished: Finished, options: Options) -> bool:
+    """Whether the run gets a history line: not a dry run, not a usage or config error
+    (exit 2: nothing happened, and the app may not even be known)."""
+    if options.dry_run or finished.outcome.result is Result.DRY_RUN:
+        return False
+    return finished.exit_code != USAGE_EXIT
+
+
 def _record(finished: Finished, environ: Mapping[str, str], ui: Reporter) -> None:
     o = finished.outcome
     entry = record.Entry(
         ts=finished.ts,
         scope=finished.scope,
-        app=finished.app,
+        app=finished.app or UNKNOWN_APP,
         tag=o.tag,
         head_sha=o.head_sha,
         result=o.result.value,

@@ -83,7 +83,7 @@ def test_config_error_names_the_variable_and_the_fix(app: App) -> None:
     assert "needs ${API_REPO}, which is not set" in done.stderr
     assert "export API_REPO=" in done.stderr
     assert "Traceback" not in done.stderr
-    assert app.lines()[0]["result"] == "aborted"
+    assert not app.history.exists()  # a config error (exit 2) writes no history line
     (app.root / ".env").write_text("API_REPO=from-dotenv\n")
     assert app.run("api", "--yes", "--allow-dirty").returncode == 0
     assert app.get()["images"]["api"].startswith("from-dotenv:")
@@ -232,3 +232,48 @@ def test_a_misspelt_config_key_is_a_config_error_naming_the_closest_key(app: App
     assert "Traceback" not in done.stderr
     assert not app.history.exists()  # a config error writes no history line
     assert app.get()["built"] == [] and not app.lock.exists()
+
+
+def test_config_and_usage_errors_write_no_history_line(app: App) -> None:
+    """`history --stats` must not grow an unnamed app from runs that never started."""
+    config = app.root / "elb-upgrade.toml"
+    good = config.read_text()
+    config.write_text(good.replace("[scopes]", "[scopes\n"))  # not TOML
+    assert app.run("api", "--yes").returncode == 2
+    config.write_text(good.replace("fakes.platform:FakePlatform", "kubernetes"))
+    assert app.run("api", "--yes", "--allow-dirty").returncode == 2  # unknown platform
+    config.write_text(good)
+    assert app.run("api", "--yes", "--tag", "..bad").returncode == 2
+    assert not app.history.exists()
+    stats = app.run("history", "--stats")
+    assert stats.returncode == 0 and '""' not in stats.stdout
+
+
+def test_a_line_written_before_the_config_is_read_names_the_app_unknown(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl+C while the config is being read: one line, app `unknown`, never empty."""
+    import io
+
+    from elb_upgrade import config as config_mod
+    from elb_upgrade import run
+    from elb_upgrade.ui import PlainReporter
+
+    def interrupted(*_args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(config_mod, "load", interrupted)
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        finished = run.upgrade(
+            run.Options(scope="api", yes=True),
+            app.env(),
+            app.root,
+            PlainReporter(io.StringIO(), None),
+        )
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+    assert finished.exit_code == 130
+    [line] = app.lines()
+    assert line["app"] == "unknown" and line["result"] == "aborted"

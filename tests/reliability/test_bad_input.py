@@ -111,6 +111,7 @@ def test_bad_configs_exit_2_with_the_key(app: App, case: str) -> None:
     _config(app, mutate((app.root / "elb-upgrade.toml").read_text()))
     done = app.run("api", "--yes")
     refused(app, done, 2, needle)
+    assert not app.history.exists()  # a config error writes no history line
     if case == "unknown platform":
         assert "use one of: azure, docker" in done.stderr
 
@@ -118,6 +119,7 @@ def test_bad_configs_exit_2_with_the_key(app: App, case: str) -> None:
 def test_config_argument_that_is_a_directory_or_missing(app: App) -> None:
     refused(app, app.run("api", "--config", str(app.root)), 2, "is not a file")
     refused(app, app.run("api", "--config", "/nope/x.toml"), 2, "does not exist")
+    assert not app.history.exists()
 
 
 # -- .env ----------------------------------------------------------------------------------
