@@ -36,6 +36,7 @@ from elb_upgrade.errors import (
     ElbUpgradeError,
     ImageMissingError,
     PlatformError,
+    RefusedError,
     ScopeError,
     SnapshotError,
 )
@@ -436,9 +437,10 @@ class Run:
 
     # -- the rollback scope and restores --------------------------------------------------
     def _rollback_scope(self) -> None:
-        snap = snapshot.read(self.snapshot_path, self._cfg.app.name)
+        snap = self._read_snapshot()
         state = snap.state
         self._refuse_stale(state)
+        self._refuse_missing_images(state)
         self.outcome.tag = _tag_of(state, self._cfg.app.main_container)
         self.outcome.previous_revision = self._platform.current().revision
         self.ui.phase(
@@ -454,6 +456,24 @@ class Run:
         else:
             self.outcome.result = Result.ROLLBACK_FAILED
             self.outcome.message = verdict.reason
+
+    def _read_snapshot(self) -> snapshot.Snapshot:
+        """The snapshot to roll back to; a missing or bad one is a refusal, not a failure."""
+        try:
+            return snapshot.read(self.snapshot_path, self._cfg.app.name)
+        except SnapshotError as exc:
+            raise SnapshotError(_nothing_changed(exc.message), hint=exc.hint) from exc
+
+    def _refuse_missing_images(self, state: AppState) -> None:
+        """Refuse before asking or changing anything when the snapshot's images are gone."""
+        wanted = dict.fromkeys(i.image for i in state.images)  # each image once, in order
+        missing = [image for image in wanted if not self._platform.image_exists(image)]
+        if missing:
+            raise RefusedError(
+                f"cannot roll back: image(s) no longer exist: {', '.join(missing)}; "
+                "nothing was changed",
+                hint=_REBUILD_HINT,
+            )
 
     def _restore(self, state: AppState) -> Verdict:
         """Put the snapshot's images back and gate them with the rollback budget.
@@ -494,8 +514,7 @@ class Run:
         if missing:
             raise ImageMissingError(
                 f"cannot roll back: image(s) no longer exist: {', '.join(missing)}",
-                hint="rebuild that version with `elb-upgrade <scope> --tag <old tag>` from its "
-                "commit, and review the registry's retention / prune policy",
+                hint=_REBUILD_HINT,
             )
         # Every container gets its old image, whatever signals arrive meanwhile.
         with signals.deferred(self.ui.warn):
@@ -584,6 +603,16 @@ class Run:
     def _git(self) -> Git:
         assert self.git is not None
         return self.git
+
+
+_REBUILD_HINT = (
+    "rebuild that version with `elb-upgrade <scope> --tag <old tag>` from its "
+    "commit, and review the registry's retention / prune policy"
+)
+
+
+def _nothing_changed(message: str) -> str:
+    return message if "nothing was changed" in message else f"{message}; nothing was changed"
 
 
 def _tag_of(state: AppState, main: str) -> str:

@@ -201,10 +201,11 @@ def test_bad_snapshots_refuse_rollback_and_change_nothing(app: App, case: str) -
     content, needle = SNAPSHOTS[case]
     _raw_snapshot(app, content)
     done = app.run("rollback", "--yes")
-    refused(app, done, 3, needle)  # rollback_failed: exit 3 as documented
+    refused(app, done, 1, needle)  # refused before any change: aborted, exit 1
+    assert "nothing was changed" in done.stderr
     assert app.snapshot.read_text() == content
     [line] = history_lines(app)
-    assert line["result"] == "rollback_failed" and needle in line["message"]
+    assert (line["result"], line["exit_code"]) == ("aborted", 1) and needle in line["message"]
 
 
 # -- the history file ------------------------------------------------------------------
