@@ -431,9 +431,14 @@ class Run:
         if verdict.passed:
             self.outcome.result = Result.UPGRADE_FAILED_ROLLED_BACK
             self.outcome.message = f"{reason}; rolled back to {state.revision}"
+            again = state.revision or "the snapshot"
+            if self.outcome.revision and self.outcome.revision != state.revision:
+                again += f" (as {self.outcome.revision})"
+            self.ui.phase(f"rolled back: {again} is serving again; the upgrade was not kept")
         else:
             self.outcome.result = Result.ROLLBACK_FAILED
             self.outcome.message = f"{reason}; rollback also failed: {verdict.reason}"
+            self._human_must_look()
 
     # -- the rollback scope and restores --------------------------------------------------
     def _rollback_scope(self) -> None:
@@ -456,6 +461,16 @@ class Run:
         else:
             self.outcome.result = Result.ROLLBACK_FAILED
             self.outcome.message = verdict.reason
+            self._human_must_look()
+
+    def _human_must_look(self) -> None:
+        """The closing line of a rollback that changed containers and did not get ready."""
+        config = f" --config {self.opts.config_arg}" if self.opts.config_arg else ""
+        self.ui.error(
+            "rollback failed: the app may be down and a human must look now: run "
+            f"`elb-upgrade status{config}`, then `elb-upgrade rollback --yes{config}` or the "
+            "manual rollback in docs/operate/upgrade.md"
+        )
 
     def _read_snapshot(self) -> snapshot.Snapshot:
         """The snapshot to roll back to; a missing or bad one is a refusal, not a failure."""

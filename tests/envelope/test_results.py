@@ -186,3 +186,33 @@ def test_conflict_on_deploy_changes_nothing_and_does_not_roll_back(app: App) -> 
     state = app.get()
     assert state["images"]["api"] == "demo-api:v1" and state["deploy_calls"] == 1
     assert app.lines()[0]["result"] == "build_in_progress"
+
+
+def _last_line(stderr: str) -> str:
+    return stderr.rstrip("\n").splitlines()[-1]
+
+
+def test_auto_rollback_ends_with_a_closing_line(app: App) -> None:
+    app.set(crash_tags=["bad"])
+    done = app.run("full", "--yes", "--tag", "bad")
+    assert done.returncode == 1, done.stderr
+    assert "rolled back: demo--1 (as demo--3) is serving again" in _last_line(done.stderr)
+    assert app.lines()[0]["result"] == "upgrade_failed_rolled_back"
+
+
+def test_failed_auto_rollback_ends_saying_a_human_must_look_and_what_to_run(app: App) -> None:
+    app.set(crash_tags=["bad"], fail_deploys={"2": "worker"})
+    done = app.run("full", "--yes", "--tag", "bad")
+    assert done.returncode == 3, done.stderr
+    last = _last_line(done.stderr)
+    assert "rollback failed" in last and "a human must look now" in last
+    assert "`elb-upgrade status`" in last
+    assert app.lines()[0]["result"] == "rollback_failed"
+
+
+def test_failed_explicit_rollback_ends_saying_a_human_must_look(app: App) -> None:
+    assert app.run("api", "--yes", "--tag", "v2").returncode == 0
+    app.set(crash_tags=["v1"])
+    done = app.run("rollback", "--yes", "--health-timeout", "1")
+    assert done.returncode == 3, done.stderr
+    assert "a human must look now" in _last_line(done.stderr)
