@@ -1,7 +1,7 @@
 """SIGTERM as an exception, and a shield that defers signals while containers are restored.
 
-SIGINT already raises KeyboardInterrupt; SIGTERM raises `Terminated`, so one `finally`
-handles both and the history line is written exactly once. During a rollback's restore
+SIGINT raises KeyboardInterrupt (installed even when inherited ignored); SIGTERM raises
+`Terminated`, so one `finally` handles both and the history line is written exactly once. During a rollback's restore
 a second Ctrl+C must not leave the app half-restored: `deferred()` holds the signal until
 the restore finishes, then raises it.
 """
@@ -29,7 +29,13 @@ def _raise_terminated(signum: int, _frame: FrameType | None) -> None:
 
 
 def install() -> None:
-    """Turn SIGTERM and SIGHUP into `Terminated` for the rest of the process."""
+    """Ctrl+C raises KeyboardInterrupt and SIGTERM/SIGHUP raise `Terminated` from here on.
+
+    SIGINT is installed explicitly too: a run started with `&` from a non-interactive
+    shell inherits SIGINT ignored, and Python then leaves it ignored, so `kill -INT`
+    would not stop it.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_terminated)
     signal.signal(signal.SIGHUP, _raise_terminated)
 

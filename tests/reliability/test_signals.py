@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -196,3 +197,27 @@ def test_a_closed_stderr_does_not_change_the_outcome(app: App) -> None:
     assert out.startswith("success:")
     [line] = history_lines(app)
     assert line["result"] == "success"
+
+
+def test_a_background_run_that_inherited_sigint_ignored_still_stops_on_sigint(app: App) -> None:
+    """`elb-upgrade api --yes &` from a script starts with SIGINT ignored; `kill -INT` must
+    still stop it (build_in_progress, 130), not let it deploy on."""
+    app.set(pause={"build": 60})
+    ignoring = ["bash", "-c", "trap '' INT; exec \"$@\"", "bash"]  # what `&` does
+    proc = subprocess.Popen(
+        [*ignoring, *app.command("api", "--yes", "--tag", "v2")],
+        cwd=app.root,
+        env=app.env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_mark(app, "build")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)  # ignored, it would sit out the 60 s pause
+    assert proc.returncode == 130, err
+    app.set(pause={})
+    [line] = history_lines(app)
+    assert (line["result"], line["exit_code"]) == ("build_in_progress", 130)
+    assert app.get()["deploys"] == [] and lock_is_free(app)
