@@ -1,9 +1,9 @@
 """SIGTERM as an exception, and a shield that defers signals while containers are restored.
 
 SIGINT raises KeyboardInterrupt (installed even when inherited ignored); SIGTERM raises
-`Terminated`, so one `finally` handles both and the history line is written exactly once. During a rollback's restore
-a second Ctrl+C must not leave the app half-restored: `deferred()` holds the signal until
-the restore finishes, then raises it.
+`Terminated`, so one `finally` handles both and the history line is written exactly once.
+During a rollback's restore a second Ctrl+C must not leave the app half-restored:
+`deferred()` holds the signal until the restore finishes, then raises it.
 """
 
 from __future__ import annotations
