@@ -6,12 +6,14 @@
 `upgrade()` runs it and, whatever happens inside (an ending the run decides itself, one
 of our errors, Ctrl+C, SIGTERM or a bug), turns it into a `Result` and an exit code
 through `elb_upgrade.results` and writes exactly one history line (none for
-`--dry-run` or a usage error). The lock, once taken, is released only after that line is
-written; signals that arrive while the run is ending are held and dropped, so a second
-Ctrl+C cannot cost the history line. `Run.phase` says where an interrupt landed.
+`--dry-run` or a usage or config error). The lock, once taken, is released only after
+that line is written; signals that arrive while the run is ending are held and dropped,
+so a second Ctrl+C cannot cost the history line. `Run.phase` says where an interrupt
+landed. `--logs` follows the log only after all that (`follow_logs`): following it can
+change neither the result nor the exit code.
 
 Side effects besides the state files come through `Edges` (clock, platform, readiness
-fetch, git, where logs go), so the whole sequence is tested in process.
+fetch, git), so the whole sequence is tested in process.
 """
 
 from __future__ import annotations
@@ -103,6 +105,9 @@ class Finished:
     scope: str
     elapsed_seconds: int
     ts: str
+    # `--logs` after a success: follows the main container's log into a stream. Run by
+    # `follow_logs` only after the history line is written and the lock released.
+    follow: Callable[[TextIO], None] | None = None
 
 
 def _default_platform(name: str, app: AppSpec) -> Platform:
@@ -131,7 +136,6 @@ class Edges:
     platform: Callable[[str, AppSpec], Platform] = _default_platform
     fetch: Callable[[], tuple[Fetch, Callable[[], None]]] = _default_fetch
     git: Callable[[Path], Git] = _default_git
-    logs_to: TextIO | None = None  # where `--logs` streams (stdout when None)
 
 
 # -- the entry point: errors become results here -------------------------------------------
@@ -166,7 +170,30 @@ def upgrade(
             finished = Finished(run.outcome, exit_code, run.app, run.scope, elapsed, ts)
             if _recorded(finished, options):
                 _record(finished, environ, ui)
+    finished.follow = run.follow if exit_code == 0 else None
     return finished
+
+
+def follow_logs(finished: Finished, ui: Reporter, out: TextIO | None = None) -> None:
+    """`--logs`: follow the main container's log after the run has ended and been recorded.
+
+    The outcome, the history line and the lock are settled before this starts, so nothing
+    here can change them: Ctrl+C, SIGTERM or a log that cannot be read only stop following.
+    """
+    if finished.follow is None:
+        return
+    standing = f"the run's result stands: {finished.outcome.result} (exit {finished.exit_code})"
+    try:
+        ui.info(f"following the log (Ctrl+C stops following; {standing})")
+        finished.follow(out or sys.stdout)
+    except (KeyboardInterrupt, signals.Terminated):
+        with signals.ignored():
+            ui.info(f"stopped following the log; {standing}")
+    except ElbUpgradeError as exc:
+        ui.warn(f"cannot follow the log: {exc.message}; {standing}")
+    except OSError as exc:  # the reader went away (`| head`, a closed terminal)
+        with contextlib.suppress(OSError, ValueError):
+            ui.warn(f"stopped following the log ({exc.strerror or exc}); {standing}")
 
 
 def invalid_option(options: Options) -> str | None:
@@ -209,6 +236,7 @@ class Run:
         self.git: Git | None = None
         # What the current deploy or restore puts in place: reported if it is cut short.
         self.target: Target | None = None
+        self.follow: Callable[[TextIO], None] | None = None  # `--logs`, set on success
 
     def start(self, environ: Mapping[str, str], cwd: Path, held: contextlib.ExitStack) -> int:
         """Config, scope and lock; then the sequence. `held` keeps the lock until the
@@ -349,10 +377,9 @@ class Run:
             self._promote(deployment)
             self.ui.phase(f"ready: {deployment.revision} is serving ({verdict.elapsed:.1f}s)")
             self.outcome.result = Result.SUCCESS
-            if self.opts.logs:
-                self._platform.follow_logs(
-                    self._cfg.app.main_container, self.edges.logs_to or sys.stdout
-                )
+            if self.opts.logs:  # followed by `follow_logs` once recorded and unlocked
+                platform, main = self._platform, self._cfg.app.main_container
+                self.follow = lambda out: platform.follow_logs(main, out)
             return
         self.outcome.down = verdict.down
         explain_failure(self.ui, verdict)

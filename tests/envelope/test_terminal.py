@@ -5,9 +5,13 @@ from __future__ import annotations
 import os
 import pty
 import re
+import signal
 import subprocess
 
+import pytest
+
 from appkit import App
+from reliability.relkit import Watched, history_lines, lock_is_free, wait_mark
 
 
 def _run_on_tty(app: App, *args: str, **env: str) -> tuple[int, str]:
@@ -58,3 +62,30 @@ def test_logs_follows_the_main_container_after_success(app: App) -> None:
     assert done.returncode == 0, done.stderr
     assert "Proceed?" not in done.stderr
     assert "log line from api" in done.stdout
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM", "SIGKILL"])
+def test_logs_follows_only_after_the_run_is_recorded_and_unlocked(app: App, sig: str) -> None:
+    """While `--logs` follows, the history line is written, the lock is free and the elapsed
+    time is the run's; stopping the follow (Ctrl+C, SIGTERM, even kill -9) changes none."""
+    app.set(pause={"logs": 60})
+    watched = Watched(app, "api", "--logs", "--tag", "v2")
+    wait_mark(app, "logs")
+    [line] = history_lines(app)
+    assert (line["result"], line["exit_code"]) == ("success", 0)
+    assert lock_is_free(app)
+    assert "following the log" in watched.stderr
+    other = app.run("frontend", "--yes", "--tag", "v2")  # a second run is not held back
+    assert other.returncode == 0, other.stderr
+    watched.proc.send_signal(getattr(signal, sig))
+    code = watched.finish()
+    app.set(pause={})
+    if sig == "SIGKILL":
+        assert code == -signal.SIGKILL
+    else:
+        assert code == 0, watched.stderr  # the run's exit code, not 130 / 143
+        assert "stopped following the log; the run's result stands: success" in watched.stderr
+        assert watched.stdout.startswith("success: demo api → demo--2")
+        assert "log line from api" in watched.stdout
+        assert "may be deployed but unverified" not in watched.stderr
+    assert [x["result"] for x in history_lines(app)] == ["success", "success"]
