@@ -398,8 +398,11 @@ class Run:
         self.ui.phase(f"gate: waiting up to {timeout:g}s for {url}")
         assert self.fetch is not None
         fetch = self.fetch
+        progress = GateProgress(self.ui, self.clock, deployment.revision, timeout)
         with self.ui.waiting(f"waiting for {deployment.revision} to become ready"):
-            return wait_ready(spec, lambda: self._status(deployment), fetch, self.clock)
+            return wait_ready(
+                spec, lambda: self._status(deployment), fetch, self.clock, progress.poll
+            )
 
     def _status(self, deployment: Deployment) -> RevisionStatus:
         from elb_upgrade.platforms.base import RevisionState, RevisionStatus
@@ -655,6 +658,32 @@ _REBUILD_HINT = (
 
 def _nothing_changed(message: str) -> str:
     return message if "nothing was changed" in message else f"{message}; nothing was changed"
+
+
+class GateProgress:
+    """One progress line about every `EVERY` seconds of a gate wait: elapsed, last status.
+
+    Without a terminal nothing else shows during a wait of up to `--health-timeout`
+    seconds; on a terminal the reporter puts it in its spinner instead of a new line.
+    """
+
+    EVERY = 15.0
+
+    def __init__(self, ui: Reporter, clock: Clock, revision: str, timeout: float) -> None:
+        self.ui, self.clock, self.revision, self.timeout = ui, clock, revision, timeout
+        self.start = clock.monotonic()
+        self.due = self.start + self.EVERY
+
+    def poll(self, status: str) -> None:
+        now = self.clock.monotonic()
+        if now < self.due:
+            return
+        while self.due <= now:
+            self.due += self.EVERY
+        waited = now - self.start
+        self.ui.progress(
+            f"still waiting for {self.revision}: {waited:.0f}s of {self.timeout:g}s; last: {status}"
+        )
 
 
 def _tag_of(state: AppState, main: str) -> str:

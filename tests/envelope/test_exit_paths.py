@@ -249,6 +249,7 @@ def test_config_and_usage_errors_write_no_history_line(app: App) -> None:
     assert stats.returncode == 0 and '""' not in stats.stdout
 
 
+@pytest.mark.usefixtures("restored_signals")
 def test_a_line_written_before_the_config_is_read_names_the_app_unknown(
     app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -263,17 +264,8 @@ def test_a_line_written_before_the_config_is_read_names_the_app_unknown(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(config_mod, "load", interrupted)
-    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    try:
-        finished = run.upgrade(
-            run.Options(scope="api", yes=True),
-            app.env(),
-            app.root,
-            PlainReporter(io.StringIO(), None),
-        )
-    finally:
-        for signum, handler in saved.items():
-            signal.signal(signum, handler)
+    options = run.Options(scope="api", yes=True)
+    finished = run.upgrade(options, app.env(), app.root, PlainReporter(io.StringIO(), None))
     assert finished.exit_code == 130
     [line] = app.lines()
     assert line["app"] == "unknown" and line["result"] == "aborted"

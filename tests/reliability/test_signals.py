@@ -7,12 +7,11 @@ import io
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
 
 import pytest
 
 from appkit import App
-from elb_upgrade import run, signals
+from elb_upgrade import run
 from elb_upgrade.run import Options
 from elb_upgrade.ui import PlainReporter
 from reliability.relkit import (
@@ -133,15 +132,6 @@ def test_signal_while_waiting_for_the_lock_leaves_the_holder_alone(app: App, sig
     assert lock_is_free(app)
 
 
-@pytest.fixture
-def handlers() -> Iterator[None]:
-    """In-process runs install SIGTERM/SIGHUP handlers: put pytest's back afterwards."""
-    saved = {s: signal.getsignal(s) for s in signals.HELD}
-    yield
-    for signum, handler in saved.items():
-        signal.signal(signum, handler)
-
-
 class SignallingReporter(PlainReporter):
     """Sends its own process `signum` on the first error it prints: a second signal that
     lands while the run is deciding and recording its ending."""
@@ -161,9 +151,8 @@ class SignallingReporter(PlainReporter):
 @pytest.mark.parametrize(
     "signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["SIGINT", "SIGTERM", "SIGHUP"]
 )
-def test_a_signal_during_the_ending_cannot_cost_the_history_line(
-    app: App, handlers: None, signum: int
-) -> None:
+@pytest.mark.usefixtures("restored_signals")
+def test_a_signal_during_the_ending_cannot_cost_the_history_line(app: App, signum: int) -> None:
     ui = SignallingReporter(signum)
     env = app.env()
     finished = run.upgrade(Options(scope="nope"), env, app.root, ui)
