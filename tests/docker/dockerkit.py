@@ -15,13 +15,19 @@ SETUP += f"{BASE_IMAGE})"
 
 
 def remove_app(client: Any, name: str) -> None:
-    """Remove every container and image of the app `name` (image repositories `name-*`)."""
+    """Remove what a test made for app `name`: its containers (by their app label) and its
+    own image tags (repositories `name-*`).
+
+    Never by image ID and never another tag: identical builds (the example's frontend and
+    terminal images) share one image ID across every copy of the app, and a deployed app's
+    snapshot needs its own tags to roll back. Untagging the last tag removes the image.
+    """
     for container in client.containers.list(all=True, filters={"label": f"elb-upgrade.app={name}"}):
         container.remove(force=True)
-    for image in client.images.list():
-        if any(tag.startswith(f"{name}-") for tag in image.tags):
-            for tag in image.tags:
-                client.images.remove(tag, force=True)
+    for image in client.images.list(filters={"reference": f"{name}-*"}):
+        for tag in image.tags:
+            if tag.startswith(f"{name}-"):
+                client.images.remove(tag)
 
 
 def free_port() -> int:
