@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
 
@@ -66,6 +67,21 @@ def deferred(on_signal: Callable[[str], None]) -> Iterator[None]:
         )
 
     with _handled_by(hold):
+        yield
+    if pending:
+        raise_for(pending[0])
+
+
+@contextlib.contextmanager
+def postponed() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM/SIGHUP for a short block that must not be cut (an import: a
+    KeyboardInterrupt inside importlib can leave a module lock broken and the run hung);
+    raise the first one received after the block."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only
+        return
+    pending: list[int] = []
+    with _handled_by(lambda signum, _frame: pending.append(signum)):
         yield
     if pending:
         raise_for(pending[0])

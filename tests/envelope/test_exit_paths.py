@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import time
 
 import pytest
 
 from appkit import App
+from reliability.relkit import wait_mark
 
 
 @pytest.mark.parametrize("args", [["--help"], ["api", "--help"], ["-h"], ["--version"]])
@@ -133,13 +133,15 @@ def test_json_summary_lists_parse_down(app: App) -> None:
 
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_during_gate_records_aborted_and_frees_lock(app: App, sig: int, code: int) -> None:
-    app.set(broken_tags=["bad"])
+    """The signal lands at a point the run marks (the gate's status read, long after the
+    handlers are installed), never at a time a sleep guessed: the verdict is load-free."""
+    app.set(broken_tags=["bad"], pause={"status": 60})
     run = app.popen("api", "--yes", "--tag", "bad", "--health-timeout", "60")
-    _wait_for_stderr_line(run, "gate: waiting")
-    time.sleep(0.3)
+    wait_mark(app, "status")
     run.send_signal(sig)
-    run.communicate(timeout=30)
-    assert run.returncode == code
+    _, err = run.communicate(timeout=30)
+    assert run.returncode == code, err
+    app.set(pause={})
     [line] = app.lines()
     assert line["result"] == "aborted" and line["exit_code"] == code
     assert "during gate" in line["message"]
@@ -148,13 +150,12 @@ def test_signal_during_gate_records_aborted_and_frees_lock(app: App, sig: int, c
 
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_during_build_is_build_in_progress(app: App, sig: int, code: int) -> None:
-    app.set(sleep_build=30)
+    app.set(pause={"build": 60})
     run = app.popen("api", "--yes")
-    _wait_for_stderr_line(run, "build demo-api")
-    time.sleep(0.3)
+    wait_mark(app, "build")
     run.send_signal(sig)
-    run.communicate(timeout=30)
-    assert run.returncode == code
+    _, err = run.communicate(timeout=30)
+    assert run.returncode == code, err
     [line] = app.lines()
     assert line["result"] == "build_in_progress" and line["exit_code"] == code
 
@@ -184,14 +185,6 @@ def _wait_for_holder(app: App, timeout: float = 20.0) -> None:
     while not (app.lock.exists() and app.lock.read_text().strip()):
         assert time.monotonic() < deadline, "the first run never took the lock"
         time.sleep(0.02)
-
-
-def _wait_for_stderr_line(run: subprocess.Popen[str], needle: str) -> None:
-    assert run.stderr is not None
-    for line in run.stderr:
-        if needle in line:
-            return
-    raise AssertionError(f"{needle!r} never appeared")
 
 
 MISSPELT = {
