@@ -11,6 +11,7 @@ key that needs it and how to set it.
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -31,6 +32,14 @@ _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
 Extra = Callable[[str, Mapping[str, str]], Mapping[str, str]]
 """(platform name, variables so far) → more variables; called once, only if needed."""
+
+# The keys each table may hold. `[scopes]`, `[aliases]`, `[platform]` and the `env` /
+# `build_args` tables name things of the operator's own and take any key. A key outside
+# these is a typo (`platfrom`, `main_contaner`, `evn`) that would otherwise be ignored.
+TOP_KEYS = ("app", "images", "containers", "scopes", "aliases", "platform")
+APP_KEYS = ("name", "platform", "readiness_url", "main_container")
+IMAGE_KEYS = ("repository", "context", "dockerfile", "build_args")
+CONTAINER_KEYS = ("image", "command", "env")
 
 
 @dataclass(frozen=True)
@@ -196,12 +205,27 @@ class _Reader:
 
         return _REF.sub(sub, value)
 
+    def known_keys(self, data: Mapping[str, Any], table: str, known: tuple[str, ...]) -> None:
+        """A ConfigError naming the first key of `data` not in `known`, and the closest one."""
+        for key in data:
+            if key in known:
+                continue
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            guess = f"did you mean `{close[0]}`?" if close else "valid keys: " + ", ".join(known)
+            raise ConfigError(
+                f"{self.path}: unknown key `{key}` in {table}; {guess}",
+                hint="fix the key's spelling (docs/elb-upgrade.example.toml lists every key); "
+                "nothing was run",
+            )
+
     def fail(self, key: str, problem: str) -> Any:
         raise ConfigError(f"{self.path}: {key} {problem}", hint="see docs/elb-upgrade.example.toml")
 
 
 def _build(r: _Reader, path: Path, env: Mapping[str, str]) -> Config:
+    r.known_keys(r.raw, "the top level", TOP_KEYS)
     app = r.table("app")
+    r.known_keys(app, "[app]", APP_KEYS)
     images = _images(r, path.parent)
     containers = _containers(r, images)
     name = r.text(app, "name", "app")
@@ -284,6 +308,7 @@ def _images(r: _Reader, root: Path) -> tuple[ImageSpec, ...]:
         where = f"images.{key}"
         if not isinstance(data, dict):
             r.fail(where, "must be a table")
+        r.known_keys(data, f"[{where}]", IMAGE_KEYS)
         found.append(
             ImageSpec(
                 key=key,
@@ -307,6 +332,7 @@ def _containers(r: _Reader, images: tuple[ImageSpec, ...]) -> tuple[ContainerSpe
             r.fail(where, "must be a table")
         if not _NAME.match(name):
             r.fail(where, "must be named with letters, digits, '_', '.', '-'")
+        r.known_keys(data, f"[{where}]", CONTAINER_KEYS)
         image_key = r.text(data, "image", where)
         if image_key not in keys:
             r.fail(f"{where}.image", f"names no image in [images] ({image_key!r})")

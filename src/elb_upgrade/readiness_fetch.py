@@ -29,7 +29,10 @@ def http_fetch() -> tuple[Fetch, Callable[[], None]]:
     clients: list[Any] = []
 
     def client() -> Any:
-        import httpx
+        from elb_upgrade import signals
+
+        with signals.postponed():  # Ctrl+C mid-import could leave the run hung
+            import httpx
 
         if not clients:
             clients.append(

@@ -82,7 +82,8 @@ def _by_class() -> list[tuple[type[BaseException], Result]]:
         (e.PreflightError, Result.PREFLIGHT_FAILED),
         (e.LockHeldError, Result.LOCK_HELD),
         (e.Declined, Result.ABORTED_BY_USER),
-        (e.SnapshotError, Result.ROLLBACK_FAILED),
+        # No usable snapshot: the rollback was refused before it changed anything.
+        (e.SnapshotError, Result.ABORTED),
         (e.RefusedError, Result.ABORTED),
         (e.PlatformError, Result.BUILD_IN_PROGRESS),
     ]

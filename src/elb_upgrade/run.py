@@ -6,12 +6,14 @@
 `upgrade()` runs it and, whatever happens inside (an ending the run decides itself, one
 of our errors, Ctrl+C, SIGTERM or a bug), turns it into a `Result` and an exit code
 through `elb_upgrade.results` and writes exactly one history line (none for
-`--dry-run` or a usage error). The lock, once taken, is released only after that line is
-written; signals that arrive while the run is ending are held and dropped, so a second
-Ctrl+C cannot cost the history line. `Run.phase` says where an interrupt landed.
+`--dry-run` or a usage or config error). The lock, once taken, is released only after
+that line is written; signals that arrive while the run is ending are held and dropped,
+so a second Ctrl+C cannot cost the history line. `Run.phase` says where an interrupt
+landed. `--logs` follows the log only after all that (`follow_logs`): following it can
+change neither the result nor the exit code.
 
 Side effects besides the state files come through `Edges` (clock, platform, readiness
-fetch, git, where logs go), so the whole sequence is tested in process.
+fetch, git), so the whole sequence is tested in process.
 """
 
 from __future__ import annotations
@@ -119,6 +121,9 @@ class Finished:
     scope: str
     elapsed_seconds: int
     ts: str
+    # `--logs` after a success: follows the main container's log into a stream. Run by
+    # `follow_logs` only after the history line is written and the lock released.
+    follow: Callable[[TextIO], None] | None = None
 
 
 def _default_platform(name: str, app: AppSpec) -> Platform:
@@ -147,7 +152,6 @@ class Edges:
     platform: Callable[[str, AppSpec], Platform] = _default_platform
     fetch: Callable[[], tuple[Fetch, Callable[[], None]]] = _default_fetch
     git: Callable[[Path], Git] = _default_git
-    logs_to: TextIO | None = None  # where `--logs` streams (stdout when None)
 
 
 # -- the entry point: errors become results here -------------------------------------------
@@ -180,10 +184,33 @@ def upgrade(
         with signals.ignored():
             elapsed = round(clock.monotonic() - started)
             finished = Finished(run.outcome, exit_code, run.app, run.scope, elapsed, ts)
-            if run.outcome.result is not Result.DRY_RUN and not options.dry_run:
+            if _recorded(finished, options):
                 _record(finished, environ, ui, run.state, RunMeta.current(run.run_id, environ))
             _step_summary(finished, environ, ui)
+    finished.follow = run.follow if exit_code == 0 else None
     return finished
+
+
+def follow_logs(finished: Finished, ui: Reporter, out: TextIO | None = None) -> None:
+    """`--logs`: follow the main container's log after the run has ended and been recorded.
+
+    The outcome, the history line and the lock are settled before this starts, so nothing
+    here can change them: Ctrl+C, SIGTERM or a log that cannot be read only stop following.
+    """
+    if finished.follow is None:
+        return
+    standing = f"the run's result stands: {finished.outcome.result} (exit {finished.exit_code})"
+    try:
+        ui.info(f"following the log (Ctrl+C stops following; {standing})")
+        finished.follow(out or sys.stdout)
+    except (KeyboardInterrupt, signals.Terminated):
+        with signals.ignored():
+            ui.info(f"stopped following the log; {standing}")
+    except ElbUpgradeError as exc:
+        ui.warn(f"cannot follow the log: {exc.message}; {standing}")
+    except OSError as exc:  # the reader went away (`| head`, a closed terminal)
+        with contextlib.suppress(OSError, ValueError):
+            ui.warn(f"stopped following the log ({exc.strerror or exc}); {standing}")
 
 
 def invalid_option(options: Options) -> str | None:
@@ -234,6 +261,7 @@ class Run:
         self.target: Target | None = None
         self.store: releases.Store | None = None
         self.source_sha = ""  # the commit the deployed images were built from
+        self.follow: Callable[[TextIO], None] | None = None  # `--logs`, set on success
 
     def start(self, environ: Mapping[str, str], cwd: Path, held: contextlib.ExitStack) -> int:
         """Config, scope and lock; then the sequence. `held` keeps the lock until the
@@ -294,12 +322,13 @@ class Run:
         if self.opts.scope != ROLLBACK:
             from elb_upgrade import gitops
 
-            if self.opts.pull:
-                gitops.pull(git, self.opts.branch)
-            elif self.opts.branch:
+            # Branch and clean tree first: `--pull` never merges into a tree it then refuses.
+            if self.opts.branch:
                 gitops.require_branch(git, self.opts.branch)
             if not self.opts.allow_dirty:
                 gitops.require_clean(git)
+            if self.opts.pull:
+                self.ui.info(gitops.pull(git, self.opts.branch, dry_run=self.opts.dry_run))
             self.outcome.head_sha = git.head_sha()
             self.outcome.commit_ts = _utc(git.commit_ts())
         platform.check()
@@ -456,10 +485,9 @@ class Run:
             self.ui.phase(f"ready: {deployment.revision} is serving ({verdict.elapsed:.1f}s)")
             self.outcome.result = Result.SUCCESS
             self._record_release(deployment.revision, self.outcome.tag, self.source_sha)
-            if self.opts.logs:
-                self._platform.follow_logs(
-                    self._cfg.app.main_container, self.edges.logs_to or sys.stdout
-                )
+            if self.opts.logs:  # followed by `follow_logs` once recorded and unlocked
+                platform, main = self._platform, self._cfg.app.main_container
+                self.follow = lambda out: platform.follow_logs(main, out)
             return
         self.outcome.down = verdict.down
         explain_failure(self.ui, verdict)
@@ -478,8 +506,11 @@ class Run:
         self.ui.phase(f"gate: waiting up to {timeout:g}s for {url}")
         assert self.fetch is not None
         fetch = self.fetch
+        progress = GateProgress(self.ui, self.clock, deployment.revision, timeout)
         with self.ui.waiting(f"waiting for {deployment.revision} to become ready"):
-            return wait_ready(spec, lambda: self._status(deployment), fetch, self.clock)
+            return wait_ready(
+                spec, lambda: self._status(deployment), fetch, self.clock, progress.poll
+            )
 
     def _status(self, deployment: Deployment) -> RevisionStatus:
         from elb_upgrade.platforms.base import RevisionState, RevisionStatus
@@ -549,15 +580,21 @@ class Run:
             self._record_release(
                 self.outcome.revision, previous.tag, previous.git_sha, restores=state.revision
             )
+            again = state.revision or "the snapshot"
+            if self.outcome.revision and self.outcome.revision != state.revision:
+                again += f" (as {self.outcome.revision})"
+            self.ui.phase(f"rolled back: {again} is serving again; the upgrade was not kept")
         else:
             self.outcome.result = Result.ROLLBACK_FAILED
             self.outcome.message = f"{reason}; rollback also failed: {verdict.reason}"
+            self._human_must_look()
 
     # -- the rollback scope and restores --------------------------------------------------
     def _rollback_scope(self) -> None:
         release, source = self._rollback_target()
         state = release.state
         self._refuse_stale(state)
+        self._refuse_missing_images(state)
         self.outcome.tag = release.tag or _tag_of(state, self._cfg.app.main_container)
         current = self._platform.current()
         self.outcome.previous_revision = current.revision
@@ -582,11 +619,39 @@ class Run:
         else:
             self.outcome.result = Result.ROLLBACK_FAILED
             self.outcome.message = verdict.reason
+            self._human_must_look()
+
+    def _human_must_look(self) -> None:
+        """The closing line of a rollback that changed containers and did not get ready."""
+        config = f" --config {self.opts.config_arg}" if self.opts.config_arg else ""
+        self.ui.error(
+            "rollback failed: the app may be down and a human must look now: run "
+            f"`elb-upgrade status{config}`, then `elb-upgrade rollback --yes{config}` or the "
+            "manual rollback in docs/operate/upgrade.md"
+        )
+
+    def _read_snapshot(self) -> snapshot.Snapshot:
+        """The snapshot to roll back to; a missing or bad one is a refusal, not a failure."""
+        try:
+            return self._state.read_snapshot(self._cfg.app.name)
+        except SnapshotError as exc:
+            raise SnapshotError(_nothing_changed(exc.message), hint=exc.hint) from exc
+
+    def _refuse_missing_images(self, state: AppState) -> None:
+        """Refuse before asking or changing anything when the snapshot's images are gone."""
+        wanted = dict.fromkeys(i.identity for i in state.images)  # each image once, in order
+        missing = [image for image in wanted if not self._platform.image_exists(image)]
+        if missing:
+            raise RefusedError(
+                f"cannot roll back: image(s) no longer exist: {', '.join(missing)}; "
+                "nothing was changed",
+                hint=_REBUILD_HINT,
+            )
 
     def _rollback_target(self) -> tuple[Release, str]:
         """The release to restore and where it comes from: `--to` or the snapshot."""
         if self.opts.to is None:
-            snap = self._state.read_snapshot(self._cfg.app.name)
+            snap = self._read_snapshot()
             if snap.legacy:
                 self.ui.warn(
                     f"snapshot {self._state.snapshot_where(snap.app)} is in the old shape "
@@ -693,8 +758,7 @@ class Run:
         if missing:
             raise ImageMissingError(
                 f"cannot roll back: image(s) no longer exist: {', '.join(missing)}",
-                hint="rebuild that version with `elb-upgrade <scope> --tag <old tag>` from its "
-                "commit, and review the registry's retention / prune policy",
+                hint=_REBUILD_HINT,
             )
         # Every container gets its old image and spec, whatever signals arrive meanwhile.
         with signals.deferred(self.ui.warn):
@@ -790,6 +854,42 @@ class Run:
         return self.git
 
 
+_REBUILD_HINT = (
+    "rebuild that version with `elb-upgrade <scope> --tag <old tag>` from its "
+    "commit, and review the registry's retention / prune policy"
+)
+
+
+def _nothing_changed(message: str) -> str:
+    return message if "nothing was changed" in message else f"{message}; nothing was changed"
+
+
+class GateProgress:
+    """One progress line about every `EVERY` seconds of a gate wait: elapsed, last status.
+
+    Without a terminal nothing else shows during a wait of up to `--health-timeout`
+    seconds; on a terminal the reporter puts it in its spinner instead of a new line.
+    """
+
+    EVERY = 15.0
+
+    def __init__(self, ui: Reporter, clock: Clock, revision: str, timeout: float) -> None:
+        self.ui, self.clock, self.revision, self.timeout = ui, clock, revision, timeout
+        self.start = clock.monotonic()
+        self.due = self.start + self.EVERY
+
+    def poll(self, status: str) -> None:
+        now = self.clock.monotonic()
+        if now < self.due:
+            return
+        while self.due <= now:
+            self.due += self.EVERY
+        waited = now - self.start
+        self.ui.progress(
+            f"still waiting for {self.revision}: {waited:.0f}s of {self.timeout:g}s; last: {status}"
+        )
+
+
 def _tag_of(state: AppState, main: str) -> str:
     image = state.image_of(main) or (state.images[0].image if state.images else "")
     name, _, tag = image.rpartition(":")
@@ -797,6 +897,17 @@ def _tag_of(state: AppState, main: str) -> str:
 
 
 # -- recording ------------------------------------------------------------------------------
+UNKNOWN_APP = "unknown"  # the history `app` of a run that ended before it read the config
+
+
+def _recorded(finished: Finished, options: Options) -> bool:
+    """Whether the run gets a history line: not a dry run, not a usage or config error
+    (exit 2: nothing happened, and the app may not even be known)."""
+    if options.dry_run or finished.outcome.result is Result.DRY_RUN:
+        return False
+    return finished.exit_code != USAGE_EXIT
+
+
 def _record(
     finished: Finished,
     environ: Mapping[str, str],
@@ -808,7 +919,7 @@ def _record(
     entry = record.Entry(
         ts=finished.ts,
         scope=finished.scope,
-        app=finished.app,
+        app=finished.app or UNKNOWN_APP,
         tag=o.tag,
         head_sha=o.head_sha,
         result=o.result.value,

@@ -1,15 +1,16 @@
 """SIGTERM as an exception, and a shield that defers signals while containers are restored.
 
-SIGINT already raises KeyboardInterrupt; SIGTERM raises `Terminated`, so one `finally`
-handles both and the history line is written exactly once. During a rollback's restore
-a second Ctrl+C must not leave the app half-restored: `deferred()` holds the signal until
-the restore finishes, then raises it.
+SIGINT raises KeyboardInterrupt (installed even when inherited ignored); SIGTERM raises
+`Terminated`, so one `finally` handles both and the history line is written exactly once.
+During a rollback's restore a second Ctrl+C must not leave the app half-restored:
+`deferred()` holds the signal until the restore finishes, then raises it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
 
@@ -29,7 +30,13 @@ def _raise_terminated(signum: int, _frame: FrameType | None) -> None:
 
 
 def install() -> None:
-    """Turn SIGTERM and SIGHUP into `Terminated` for the rest of the process."""
+    """Ctrl+C raises KeyboardInterrupt and SIGTERM/SIGHUP raise `Terminated` from here on.
+
+    SIGINT is installed explicitly too: a run started with `&` from a non-interactive
+    shell inherits SIGINT ignored, and Python then leaves it ignored, so `kill -INT`
+    would not stop it.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_terminated)
     signal.signal(signal.SIGHUP, _raise_terminated)
 
@@ -60,6 +67,21 @@ def deferred(on_signal: Callable[[str], None]) -> Iterator[None]:
         )
 
     with _handled_by(hold):
+        yield
+    if pending:
+        raise_for(pending[0])
+
+
+@contextlib.contextmanager
+def postponed() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM/SIGHUP for a short block that must not be cut (an import: a
+    KeyboardInterrupt inside importlib can leave a module lock broken and the run hung);
+    raise the first one received after the block."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only
+        return
+    pending: list[int] = []
+    with _handled_by(lambda signum, _frame: pending.append(signum)):
         yield
     if pending:
         raise_for(pending[0])

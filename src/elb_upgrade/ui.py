@@ -17,7 +17,7 @@ import re
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 # CSI and OSC sequences, other escapes, C0/C1 controls but tab and newline, and the
 # bidirectional overrides that make text display in another order than it reads.
@@ -44,6 +44,8 @@ class Reporter(Protocol):
     def detail(self, message: str) -> None: ...
 
     def waiting(self, what: str) -> contextlib.AbstractContextManager[None]: ...
+
+    def progress(self, message: str) -> None: ...
 
     def ask(self, question: str) -> bool: ...
 
@@ -94,6 +96,10 @@ class PlainReporter:
         self._line("...", what)
         yield
 
+    def progress(self, message: str) -> None:
+        """How a long wait is going: one line (a CI log otherwise shows nothing for minutes)."""
+        self._line("...", message)
+
     def ask(self, question: str) -> bool:
         self._write(f"{printable(question)} [y/N] ")
         line = self.answers.readline() if self.answers else ""
@@ -110,6 +116,7 @@ class RichReporter(PlainReporter):
         from rich.console import Console
 
         self.console = Console(file=out, no_color=not color, highlight=False)
+        self._spinner: Any = None
 
     def phase(self, name: str) -> None:
         elapsed = time.monotonic() - self.started
@@ -129,8 +136,17 @@ class RichReporter(PlainReporter):
 
     @contextlib.contextmanager
     def waiting(self, what: str) -> Iterator[None]:
-        with self.console.status(_esc(what)):
-            yield
+        with self.console.status(_esc(what)) as spinner:
+            self._spinner = spinner
+            try:
+                yield
+            finally:
+                self._spinner = None
+
+    def progress(self, message: str) -> None:
+        """On a terminal the spinner's text shows it: no extra lines."""
+        if self._spinner is not None:
+            self._spinner.update(_esc(message))
 
 
 def _esc(text: str) -> str:

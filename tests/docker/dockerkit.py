@@ -16,20 +16,25 @@ SETUP += f"{BASE_IMAGE})"
 
 
 def remove_app(client: Any, name: str) -> None:
-    """Remove every container and image of the app `name` (image repositories `name-*`)."""
+    """Remove what a test made for app `name`: its containers (by their app label) and its
+    own image tags (repositories `name-*`).
+
+    Never by image ID and never another tag: identical builds (the example's frontend and
+    terminal images) share one image ID across every copy of the app, and a deployed app's
+    snapshot needs its own tags to roll back. Untagging the last tag removes the image.
+    """
     for container in client.containers.list(all=True, filters={"label": f"elb-upgrade.app={name}"}):
         container.remove(force=True)
     import docker.errors
 
     # One listing call: `images.list()` inspects each image after listing, which fails
-    # when another test removes an image in between.
+    # when another test removes an image in between. Only this app's own tags go: another
+    # app's tag of the same image (same layers, same ID) is never touched.
     for image in client.api.images():
-        tags = image.get("RepoTags") or []
-        if any(tag.startswith(f"{name}-") for tag in tags):
-            for tag in tags:
-                # NotFound: removed with an earlier tag of the same image.
+        for tag in image.get("RepoTags") or []:
+            if tag.startswith(f"{name}-"):
                 with contextlib.suppress(docker.errors.NotFound):
-                    client.images.remove(tag, force=True)
+                    client.images.remove(tag)
 
 
 def free_port() -> int:

@@ -43,6 +43,8 @@ def test_a_change_that_breaks_readiness_is_rolled_back(deployed: Clone, engine: 
     assert done.returncode == 1, done.stdout
     assert "azure_storage" in done.stdout and "ServiceRequestError" in done.stdout
     assert deployed.results()[-1] == "upgrade_failed_rolled_back"
+    name = deployed.name  # the closing line says what serves now
+    assert f"rolled back: {name}--1 (as {name}--3) is serving again" in done.stdout
     code, body = deployed.ready()
     assert (code, body["revision"]) == (200, f"{deployed.name}--3")  # rollback's revision
     assert engine.containers.get(f"{deployed.name}-api").attrs["Config"]["Image"] == first_image
@@ -89,9 +91,10 @@ def test_rollback_is_refused_when_the_snapshot_image_was_removed(
     assert deployed.run("full", "--yes", *FAST_GATE).returncode == 0
     engine.images.remove(first_image, force=True)
     done = deployed.run("rollback", "--yes", *FAST_GATE)
-    assert done.returncode != 0, done.stdout  # the exit code per result is the CLI's contract
+    assert done.returncode == 1, done.stdout  # refused before any change: not exit 3
     assert f"cannot roll back: image(s) no longer exist: {first_image}" in done.stdout
-    assert deployed.results()[-1] == "rollback_failed"
+    assert "nothing was changed" in done.stdout
+    assert deployed.results()[-1] == "aborted"
     code, body = deployed.ready()
     assert (code, body["revision"], body["version"]) == (200, f"{deployed.name}--2", "2.0.0")
 

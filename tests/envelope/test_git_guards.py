@@ -3,8 +3,37 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 from appkit import GIT_ENV, App
+
+GIT = {**GIT_ENV, "PATH": "/usr/bin:/bin"}
+
+
+def _tracking(app: App, tmp_path: Path) -> Path:
+    """Give the checkout an `origin` (a bare clone) that its main tracks."""
+    upstream = tmp_path / "upstream.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(app.root), str(upstream)], check=True)
+    app.git("remote", "add", "origin", str(upstream))
+    app.git("fetch", "-q", "origin")
+    app.git("branch", "-q", "--set-upstream-to=origin/main")
+    return upstream
+
+
+def _push_theirs(upstream: Path, tmp_path: Path) -> str:
+    """A teammate pushes a commit to `upstream`; its short sha."""
+    other = tmp_path / "other"
+    subprocess.run(["git", "clone", "-q", str(upstream), str(other)], check=True)
+    (other / "upstream.txt").write_text("theirs\n")
+    for args in (["add", "-A"], ["commit", "-qm", "theirs"], ["push", "-q"]):
+        subprocess.run(["git", "-C", str(other), *args], check=True, env=GIT)
+    done = subprocess.run(
+        ["git", "-C", str(other), "rev-parse", "--short=7", "HEAD"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout.strip()
 
 
 def test_dirty_tree_is_refused(app: App) -> None:
@@ -27,33 +56,22 @@ def test_branch_guard(app: App) -> None:
     assert "on branch 'main', but --branch 'release'" in done.stderr
 
 
-def test_pull_refuses_a_non_fast_forward(app: App, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    upstream = tmp_path / "upstream.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(app.root), str(upstream)], check=True)
-    app.git("remote", "add", "origin", str(upstream))
-    app.git("fetch", "-q", "origin")
-    app.git("branch", "-q", "--set-upstream-to=origin/main")
-    other = tmp_path / "other"
-    subprocess.run(["git", "clone", "-q", str(upstream), str(other)], check=True)
-    (other / "upstream.txt").write_text("theirs\n")
-    env = {**GIT_ENV, "PATH": "/usr/bin:/bin"}
-    subprocess.run(["git", "-C", str(other), "add", "-A"], check=True, env=env)
-    subprocess.run(["git", "-C", str(other), "commit", "-qm", "theirs"], check=True, env=env)
-    subprocess.run(["git", "-C", str(other), "push", "-q"], check=True, env=env)
+def test_pull_refuses_a_non_fast_forward(app: App, tmp_path: Path) -> None:
+    upstream = _tracking(app, tmp_path)
+    _push_theirs(upstream, tmp_path)
     (app.root / "mine.txt").write_text("mine\n")
     app.commit("mine")
     done = app.run("api", "--yes", "--pull")
     assert done.returncode == 1
-    assert "--pull could not fast-forward" in done.stderr
+    assert "--pull could not fast-forward" in done.stderr and "diverged" in done.stderr
     assert app.lines()[0]["result"] == "preflight_failed"
+    app.git("fetch", "-q", "origin")  # once their commit is here, the dry run says so too
+    dry = app.run("api", "--pull", "--dry-run")
+    assert dry.returncode == 1 and "have diverged" in dry.stderr
 
 
-def test_pull_fast_forwards(app: App, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    upstream = tmp_path / "upstream.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(app.root), str(upstream)], check=True)
-    app.git("remote", "add", "origin", str(upstream))
-    app.git("fetch", "-q", "origin")
-    app.git("branch", "-q", "--set-upstream-to=origin/main")
+def test_pull_fast_forwards(app: App, tmp_path: Path) -> None:
+    _tracking(app, tmp_path)
     done = app.run("api", "--yes", "--pull")
     assert done.returncode == 0, done.stderr
 
@@ -61,3 +79,56 @@ def test_pull_fast_forwards(app: App, tmp_path) -> None:  # type: ignore[no-unty
 def test_pull_with_other_branch_is_refused(app: App) -> None:
     done = app.run("api", "--yes", "--pull", "--branch", "release")
     assert done.returncode == 1 and "--branch 'release'" in done.stderr
+
+
+def test_dirty_tracked_file_is_named_whole(app: App) -> None:
+    """Porcelain's first line starts with a space (` M api/Dockerfile`): the path stays whole."""
+    (app.root / "api" / "Dockerfile").write_text("FROM scratch\n")
+    (app.root / "we ird name.txt").write_text("x\n")
+    done = app.run("api", "--yes")
+    assert done.returncode == 1
+    assert "uncommitted changes: api/Dockerfile, we ird name.txt" in done.stderr, done.stderr
+
+
+def test_dry_run_pull_moves_nothing_and_says_what_it_would_do(app: App, tmp_path: Path) -> None:
+    upstream = _tracking(app, tmp_path)
+    theirs = _push_theirs(upstream, tmp_path)
+    before = app.git("rev-parse", "--short=7", "HEAD")
+    tracking = app.git("rev-parse", "origin/main")
+    done = app.run("api", "--pull", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert f"would fast-forward main from {before} to {theirs}" in done.stderr
+    assert app.git("rev-parse", "--short=7", "HEAD") == before  # HEAD did not move
+    assert app.git("rev-parse", "origin/main") == tracking  # nothing fetched either
+    assert not (app.root / "upstream.txt").exists()
+    assert app.git("status", "--porcelain") == ""
+
+
+def test_real_pull_says_what_it_did(app: App, tmp_path: Path) -> None:
+    upstream = _tracking(app, tmp_path)
+    theirs = _push_theirs(upstream, tmp_path)
+    done = app.run("api", "--yes", "--pull")
+    assert done.returncode == 0, done.stderr
+    assert f"to {theirs}" in done.stderr and "fast-forwarded main" in done.stderr
+    assert app.lines()[0]["head_sha"] == theirs
+
+
+def test_dirty_tree_is_refused_before_pulling(app: App, tmp_path: Path) -> None:
+    upstream = _tracking(app, tmp_path)
+    _push_theirs(upstream, tmp_path)
+    before = app.git("rev-parse", "HEAD")
+    (app.root / "api" / "Dockerfile").write_text("FROM scratch\n")
+    done = app.run("api", "--yes", "--pull")
+    assert done.returncode == 1
+    assert "uncommitted changes: api/Dockerfile" in done.stderr
+    assert app.git("rev-parse", "HEAD") == before  # not pulled
+    assert not (app.root / "upstream.txt").exists()
+
+
+def test_pull_without_upstream_says_so_and_how_to_set_one(app: App) -> None:
+    done = app.run("api", "--yes", "--pull")
+    assert done.returncode == 1
+    assert "branch 'main' has no upstream branch" in done.stderr
+    assert "git branch --set-upstream-to=origin/main main" in done.stderr
+    assert "diverged" not in done.stderr
+    assert app.lines()[0]["result"] == "preflight_failed"

@@ -103,20 +103,27 @@ def test_explicit_rollback_restores_snapshot(app: App) -> None:
     assert line["tag"] == "v1"
 
 
-def test_rollback_without_snapshot_fails_with_reason(app: App) -> None:
+def test_rollback_without_snapshot_is_refused_as_aborted(app: App) -> None:
+    """Nothing was changed: exit 1 and `aborted`, not `rollback_failed` (exit 3)."""
     done = app.run("rollback", "--yes")
-    assert done.returncode == 3
-    assert "no snapshot at" in done.stderr
-    assert app.lines()[0]["result"] == "rollback_failed"
+    assert done.returncode == 1, done.stderr
+    assert "no snapshot at" in done.stderr and "nothing was changed" in done.stderr
+    [line] = app.lines()
+    assert (line["result"], line["exit_code"]) == ("aborted", 1)
+    assert "nothing was changed" in line["message"]
 
 
 def test_rollback_refused_when_snapshot_image_was_pruned(app: App) -> None:
     assert app.run("api", "--yes", "--tag", "v2").returncode == 0
     app.set(pruned=["demo-api:v1"])
-    done = app.run("rollback", "--yes")
-    assert done.returncode == 3
-    assert "no longer exist: demo-api:v1" in done.stderr
+    done = app.run("rollback", input="y\n")
+    assert done.returncode == 1, done.stderr
+    assert "no longer exist: demo-api:v1; nothing was changed" in done.stderr
+    assert "Roll back to these images?" not in done.stderr  # refused before asking
     assert app.get()["images"]["api"] == "demo-api:v2"  # nothing was touched
+    assert app.get()["deploys"][-1]["api"] == "demo-api:v2"
+    line = app.lines()[-1]
+    assert (line["result"], line["exit_code"]) == ("aborted", 1)
 
 
 def test_declined_prompt_is_aborted_by_user(app: App) -> None:
@@ -179,3 +186,33 @@ def test_conflict_on_deploy_changes_nothing_and_does_not_roll_back(app: App) -> 
     state = app.get()
     assert state["images"]["api"] == "demo-api:v1" and state["deploy_calls"] == 1
     assert app.lines()[0]["result"] == "build_in_progress"
+
+
+def _last_line(stderr: str) -> str:
+    return stderr.rstrip("\n").splitlines()[-1]
+
+
+def test_auto_rollback_ends_with_a_closing_line(app: App) -> None:
+    app.set(crash_tags=["bad"])
+    done = app.run("full", "--yes", "--tag", "bad")
+    assert done.returncode == 1, done.stderr
+    assert "rolled back: demo--1 (as demo--3) is serving again" in _last_line(done.stderr)
+    assert app.lines()[0]["result"] == "upgrade_failed_rolled_back"
+
+
+def test_failed_auto_rollback_ends_saying_a_human_must_look_and_what_to_run(app: App) -> None:
+    app.set(crash_tags=["bad"], fail_deploys={"2": "worker"})
+    done = app.run("full", "--yes", "--tag", "bad")
+    assert done.returncode == 3, done.stderr
+    last = _last_line(done.stderr)
+    assert "rollback failed" in last and "a human must look now" in last
+    assert "`elb-upgrade status`" in last
+    assert app.lines()[0]["result"] == "rollback_failed"
+
+
+def test_failed_explicit_rollback_ends_saying_a_human_must_look(app: App) -> None:
+    assert app.run("api", "--yes", "--tag", "v2").returncode == 0
+    app.set(crash_tags=["v1"])
+    done = app.run("rollback", "--yes", "--health-timeout", "1")
+    assert done.returncode == 3, done.stderr
+    assert "a human must look now" in _last_line(done.stderr)

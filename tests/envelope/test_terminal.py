@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import os
 import pty
 import re
+import signal
 import subprocess
 
+import pytest
+
 from appkit import App
+from elb_upgrade import run
+from elb_upgrade.ui import PlainReporter
+from fakes.clock import FakeClock
+from reliability.relkit import Watched, history_lines, lock_is_free, wait_mark
 
 
 def _run_on_tty(app: App, *args: str, **env: str) -> tuple[int, str]:
@@ -58,3 +66,59 @@ def test_logs_follows_the_main_container_after_success(app: App) -> None:
     assert done.returncode == 0, done.stderr
     assert "Proceed?" not in done.stderr
     assert "log line from api" in done.stdout
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM", "SIGKILL"])
+def test_logs_follows_only_after_the_run_is_recorded_and_unlocked(app: App, sig: str) -> None:
+    """While `--logs` follows, the history line is written, the lock is free and the elapsed
+    time is the run's; stopping the follow (Ctrl+C, SIGTERM, even kill -9) changes none."""
+    app.set(pause={"logs": 60})
+    watched = Watched(app, "api", "--logs", "--tag", "v2")
+    wait_mark(app, "logs")
+    [line] = history_lines(app)
+    assert (line["result"], line["exit_code"]) == ("success", 0)
+    assert lock_is_free(app)
+    assert "following the log" in watched.stderr
+    other = app.run("frontend", "--yes", "--tag", "v2")  # a second run is not held back
+    assert other.returncode == 0, other.stderr
+    watched.proc.send_signal(getattr(signal, sig))
+    code = watched.finish()
+    app.set(pause={})
+    if sig == "SIGKILL":
+        assert code == -signal.SIGKILL
+    else:
+        assert code == 0, watched.stderr  # the run's exit code, not 130 / 143
+        assert "stopped following the log; the run's result stands: success" in watched.stderr
+        assert watched.stdout.startswith("success: demo api → demo--2")
+        assert "log line from api" in watched.stdout
+        assert "may be deployed but unverified" not in watched.stderr
+    assert [x["result"] for x in history_lines(app)] == ["success", "success"]
+
+
+def _gate_in_process(app: App, timeout: float) -> str:
+    """Run `api` in process on the fake clock (sleeps cost nothing); its plain stderr."""
+    out = io.StringIO()
+    options = run.Options(scope="api", yes=True, tag="bad", health_timeout=timeout)
+    finished = run.upgrade(
+        options, app.env(), app.root, PlainReporter(out, None), run.Edges(clock=FakeClock())
+    )
+    assert finished.outcome.result == "upgrade_failed_rolled_back", out.getvalue()
+    return out.getvalue()
+
+
+@pytest.mark.usefixtures("restored_signals")
+def test_a_long_gate_prints_a_plain_progress_line_about_every_15s(app: App) -> None:
+    """Without a terminal a CI log must not sit silent for the whole --health-timeout."""
+    app.set(broken_tags=["bad"])
+    err = _gate_in_process(app, 60)
+    waits = re.findall(r"still waiting for demo--2: (\d+)s of 60s; last: (.*)$", err, re.M)
+    assert [int(s) // 15 for s, _ in waits] == [1, 2, 3, 4]  # ~15, ~30, ~45, ~60 s
+    assert all(15 * (i + 1) <= int(s) < 15 * (i + 1) + 6 for i, (s, _) in enumerate(waits))
+    assert {last for _, last in waits} == {"HTTP 503, down: azure_storage"}
+    assert "still waiting for demo--3" not in err  # the rollback's gate passes at once
+
+
+@pytest.mark.usefixtures("restored_signals")
+def test_a_short_gate_prints_no_progress_line(app: App) -> None:
+    app.set(broken_tags=["bad"])
+    assert "still waiting" not in _gate_in_process(app, 10)

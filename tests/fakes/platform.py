@@ -12,7 +12,8 @@ Knobs for fault tests (all off by default):
   `current`, `snapshot` (inside the snapshot write, temp file written, not yet renamed),
   `build`, `exists` (the restore's image check), `deploy#N` (the N-th deploy call, before
   any container) and `deploy#N:<container>` (before that container gets its image; the
-  containers before it already have theirs), `status` (the gate).
+  containers before it already have theirs), `status` (the gate), `logs` (`--logs`
+  following the main container's log, after its first line).
 - `fail_deploys`: {"N": container}: the N-th deploy call fails at that container (the
   ones before it are updated), or before any container for "" (the engine is gone).
 - `fail_deploy_at`: container: the next deploy fails there, once.
@@ -285,6 +286,8 @@ class FakePlatform:
 
     def follow_logs(self, container: str, out: TextIO) -> None:
         out.write(f"log line from {container}\n")
+        out.flush()
+        self._pause("logs")  # a log that goes on: tests signal or kill the run here
 
     def manual_restore_commands(self, images: Mapping[str, str]) -> list[str]:
         """The optional hook `elb_upgrade.report` prints after a failed restore."""

@@ -6,16 +6,21 @@ without them. The app's only container sleeps: readiness is the test's own serve
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from opsupport import Env, blocks, ready_body
 
-from elb_upgrade import config, snapshot
+from elb_upgrade import config, lock, snapshot
 from elb_upgrade.platforms.base import AppState, ContainerImage
 from elb_upgrade.platforms.docker import DockerPlatform
 
@@ -125,3 +130,62 @@ def test_the_guides_manual_docker_rollback_works(
     assert data["snapshot"]["state"] == "matches"
     env = (sandbox.root / "api.env").read_text().splitlines()
     assert "GREETING=hello there" in env and not any(e.startswith("CONTAINER_APP_REV") for e in env)
+
+
+LOGGING = ["python3", "-u", "-c", "print('hello from api'); import time; time.sleep(600)"]
+
+
+@pytest.fixture
+def logging_app(engine: Any, sandbox: Env, readiness: Any) -> Iterator[tuple[Env, str, Path]]:
+    """A git checkout of app `oplg-<id>` whose api prints a line, then sleeps; not deployed."""
+    app = f"oplg-{uuid.uuid4().hex[:8]}"
+    checkout = sandbox.root / "checkout"
+    (checkout / "api").mkdir(parents=True)
+    (checkout / "api" / "Dockerfile").write_text(f"FROM {BASE_IMAGE}\n")
+    text = CONFIG.format(app=app, url=readiness.url, command=json.dumps(LOGGING))
+    (checkout / "elb-upgrade.toml").write_text(text.replace(
+        f'repository = "{app}-api"', f'repository = "{app}-api"\ncontext = "api"'
+    ))  # fmt: skip
+    for args in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-qm", "init"]):
+        subprocess.run(["git", "-C", str(checkout), *args], check=True, env=sandbox.env)
+    sandbox.env["ELB_UPGRADE_CONFIG"] = str(checkout / "elb-upgrade.toml")
+    readiness.set(200, ready_body(f"{app}--1"))
+    try:
+        yield sandbox, app, checkout
+    finally:
+        for container in engine.containers.list(
+            all=True, filters={"label": f"elb-upgrade.app={app}"}
+        ):
+            container.remove(force=True)
+        with contextlib.suppress(Exception):
+            engine.images.remove(f"{app}-api:v3")  # only the tag this test built
+
+
+def test_logs_follows_a_real_container_after_the_run_is_recorded_and_unlocked(
+    logging_app: tuple[Env, str, Path],
+) -> None:
+    sandbox, app, checkout = logging_app
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "elb_upgrade", "api", "--logs", "--tag", "v3"],
+        cwd=checkout,
+        env=sandbox.env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:  # the summary first, then the container's own log
+        seen.append(line)
+        if "hello from api" in line:
+            break
+    assert seen[0].startswith(f"success: {app} api → {app}--1"), seen
+    [entry] = [json.loads(x) for x in sandbox.history.read_text().splitlines()]
+    assert (entry["app"], entry["result"], entry["exit_code"]) == (app, "success", 0)
+    assert not lock.is_held(lock.lock_path(snapshot.default_path(app, sandbox.env)))
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err  # the run's exit code, not 143
+    assert "stopped following the log; the run's result stands: success (exit 0)" in err
+    assert len(sandbox.history.read_text().splitlines()) == 1

@@ -151,6 +151,44 @@ def test_every_flag_every_result_and_every_exit_code_is_documented() -> None:
         assert f"\n| {code} |" in codes
 
 
+def _rows(title: str) -> dict[str, list[str]]:
+    """A section's table: first cell (backticks stripped) → the other cells."""
+    rows = {}
+    for line in section(title).splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+        if line.startswith("| ") and len(cells) > 1 and not cells[0].startswith("-"):
+            rows[cells[0].strip("`")] = cells[1:]
+    return rows
+
+
+def test_the_result_table_states_each_results_exit_code() -> None:
+    """The guide's result → exit table is the code's (elb_upgrade.results)."""
+    from elb_upgrade.results import Result
+
+    rows = _rows("Deploy history")
+    interrupted = {130, 143}  # Ctrl+C and SIGTERM end any phase they land in
+    for result in RESULTS:
+        shown = {int(n) for n in re.findall(r"\d+", rows[result][-1])}
+        expected = {result.exit_code}
+        if result in (Result.ABORTED,):
+            expected |= interrupted
+        assert shown == expected, (result, rows[result])
+    assert "2" not in rows["aborted"][-1]  # a usage or config error writes no line
+
+
+def test_the_exit_code_table_matches_the_results() -> None:
+    from elb_upgrade.results import USAGE_EXIT, Result
+
+    rows = _rows("Exit codes")
+    for result in RESULTS:
+        if f"`{result}`" in rows[str(result.exit_code)][0]:
+            continue
+        assert result.exit_code == 1, result  # the rest: "the run failed" or a refusal
+    assert "no history line" in rows[str(USAGE_EXIT)][0]
+    assert "`aborted`" in rows["1"][0] and "refused before it changed anything" in rows["1"][0]
+    assert rows["3"][0].startswith(f"`{Result.ROLLBACK_FAILED}`")
+
+
 def test_the_stats_example_is_real_output(sandbox: Env) -> None:
     sandbox.write_history(DEMO_HISTORY)
     real = sandbox.run("history", "--stats").stdout.splitlines()

@@ -111,6 +111,7 @@ def test_bad_configs_exit_2_with_the_key(app: App, case: str) -> None:
     _config(app, mutate((app.root / "elb-upgrade.toml").read_text()))
     done = app.run("api", "--yes")
     refused(app, done, 2, needle)
+    assert not app.history.exists()  # a config error writes no history line
     if case == "unknown platform":
         assert "use one of: azure, docker" in done.stderr
 
@@ -118,6 +119,7 @@ def test_bad_configs_exit_2_with_the_key(app: App, case: str) -> None:
 def test_config_argument_that_is_a_directory_or_missing(app: App) -> None:
     refused(app, app.run("api", "--config", str(app.root)), 2, "is not a file")
     refused(app, app.run("api", "--config", "/nope/x.toml"), 2, "does not exist")
+    assert not app.history.exists()
 
 
 # -- .env ----------------------------------------------------------------------------------
@@ -163,7 +165,8 @@ def test_bad_dotenv_lines_exit_2_naming_file_and_line(app: App, case: str) -> No
     done = app.run("api", "--yes", "--allow-dirty")
     refused(app, done, 2, needle)
     assert f"{app.root / '.env'}:3: " in done.stderr
-    assert "hunter2" not in done.stderr and "hunter2" not in app.history.read_text()
+    assert "hunter2" not in done.stderr
+    assert not app.history.exists()  # a config error writes no history line
 
 
 # -- the snapshot (read by `elb-upgrade rollback`) -----------------------------------------
@@ -199,10 +202,11 @@ def test_bad_snapshots_refuse_rollback_and_change_nothing(app: App, case: str) -
     content, needle = SNAPSHOTS[case]
     _raw_snapshot(app, content)
     done = app.run("rollback", "--yes")
-    refused(app, done, 3, needle)  # rollback_failed: exit 3 as documented
+    refused(app, done, 1, needle)  # refused before any change: aborted, exit 1
+    assert "nothing was changed" in done.stderr
     assert app.snapshot.read_text() == content
     [line] = history_lines(app)
-    assert line["result"] == "rollback_failed" and needle in line["message"]
+    assert (line["result"], line["exit_code"]) == ("aborted", 1) and needle in line["message"]
 
 
 # -- the history file ------------------------------------------------------------------

@@ -22,8 +22,10 @@ from elb_upgrade.history import record as history
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "elb-upgrade.example.toml"
 NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,12}", fullmatch=True)
 ANY_CHAR = st.characters(blacklist_categories=("Cs",))
-FILES = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+FILES = settings(  # adds to the suite's load-independent profile (tests/conftest.py)
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[*settings().suppress_health_check, HealthCheck.function_scoped_fixture],
 )
 
 # -- .env --------------------------------------------------------------------------------

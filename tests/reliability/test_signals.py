@@ -6,12 +6,12 @@ from __future__ import annotations
 import io
 import os
 import signal
-from collections.abc import Iterator
+import subprocess
 
 import pytest
 
 from appkit import App
-from elb_upgrade import run, signals
+from elb_upgrade import run
 from elb_upgrade.run import Options
 from elb_upgrade.ui import PlainReporter
 from reliability.relkit import (
@@ -132,15 +132,6 @@ def test_signal_while_waiting_for_the_lock_leaves_the_holder_alone(app: App, sig
     assert lock_is_free(app)
 
 
-@pytest.fixture
-def handlers() -> Iterator[None]:
-    """In-process runs install SIGTERM/SIGHUP handlers: put pytest's back afterwards."""
-    saved = {s: signal.getsignal(s) for s in signals.HELD}
-    yield
-    for signum, handler in saved.items():
-        signal.signal(signum, handler)
-
-
 class SignallingReporter(PlainReporter):
     """Sends its own process `signum` on the first error it prints: a second signal that
     lands while the run is deciding and recording its ending."""
@@ -160,9 +151,8 @@ class SignallingReporter(PlainReporter):
 @pytest.mark.parametrize(
     "signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["SIGINT", "SIGTERM", "SIGHUP"]
 )
-def test_a_signal_during_the_ending_cannot_cost_the_history_line(
-    app: App, handlers: None, signum: int
-) -> None:
+@pytest.mark.usefixtures("restored_signals")
+def test_a_signal_during_the_ending_cannot_cost_the_history_line(app: App, signum: int) -> None:
     ui = SignallingReporter(signum)
     env = app.env()
     finished = run.upgrade(Options(scope="nope"), env, app.root, ui)
@@ -196,3 +186,27 @@ def test_a_closed_stderr_does_not_change_the_outcome(app: App) -> None:
     assert out.startswith("success:")
     [line] = history_lines(app)
     assert line["result"] == "success"
+
+
+def test_a_background_run_that_inherited_sigint_ignored_still_stops_on_sigint(app: App) -> None:
+    """`elb-upgrade api --yes &` from a script starts with SIGINT ignored; `kill -INT` must
+    still stop it (build_in_progress, 130), not let it deploy on."""
+    app.set(pause={"build": 60})
+    ignoring = ["bash", "-c", "trap '' INT; exec \"$@\"", "bash"]  # what `&` does
+    proc = subprocess.Popen(
+        [*ignoring, *app.command("api", "--yes", "--tag", "v2")],
+        cwd=app.root,
+        env=app.env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_mark(app, "build")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)  # ignored, it would sit out the 60 s pause
+    assert proc.returncode == 130, err
+    app.set(pause={})
+    [line] = history_lines(app)
+    assert (line["result"], line["exit_code"]) == ("build_in_progress", 130)
+    assert app.get()["deploys"] == [] and lock_is_free(app)

@@ -94,3 +94,25 @@ def test_unknown_scope_lists_valid_ones() -> None:
     with pytest.raises(ScopeError, match="api, frontend, full, worker, beat, rollback"):
         cfg.resolve_scope("xxxxxxx")
     assert cfg.resolve_scope("rollback") == "rollback"
+
+
+def test_unknown_keys_name_the_table_and_the_closest_key(tmp_path: Path) -> None:
+    path = tmp_path / "elb-upgrade.toml"
+    path.write_text(EXAMPLE.read_text().replace("[aliases]", "[alias]"))
+    with pytest.raises(
+        ConfigError, match=r"unknown key `alias` in the top level; did you mean `aliases`\?"
+    ):
+        config.load(path, {})
+    path.write_text(EXAMPLE.read_text().replace("[app]\n", "[app]\nzzz = 1\n"))
+    with pytest.raises(ConfigError, match=r"`zzz` in \[app\]; valid keys: name, platform"):
+        config.load(path, {})
+
+
+def test_free_form_tables_take_any_key(tmp_path: Path) -> None:
+    """Scope, alias, platform setting, env and build-arg names are the operator's own."""
+    path = tmp_path / "elb-upgrade.toml"
+    text = EXAMPLE.read_text().replace("[platform]\n", '[platform]\nANY_SETTING = "x"\n')
+    path.write_text(text.replace("env = { ", 'env = { ANYTHING_AT_ALL = "1", '))
+    cfg = config.load(path, {})
+    assert cfg.app.settings["ANY_SETTING"] == "x"
+    assert cfg.app.containers[0].env["ANYTHING_AT_ALL"] == "1"

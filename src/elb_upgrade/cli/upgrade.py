@@ -92,13 +92,14 @@ def _complete_scope(_ctx: click.Context, _param: click.Parameter, incomplete: st
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary on stdout.")
 def upgrade_command(scope: str, as_json: bool, **flags: Any) -> int:
     """Upgrade SCOPE: preflight, lock, snapshot, build, deploy, gate, roll back on failure."""
-    from elb_upgrade.run import Options, summary, upgrade
+    from elb_upgrade.run import Options, follow_logs, summary, upgrade
     from elb_upgrade.ui import make_reporter
 
     flags["yes"] = flags["yes"] or flags["logs"]
     flags["auto_rollback"] = not flags.pop("no_auto_rollback")
     options = Options(scope=scope, **flags)
-    finished = upgrade(options, os.environ, Path.cwd(), make_reporter(os.environ))
+    ui = make_reporter(os.environ)
+    finished = upgrade(options, os.environ, Path.cwd(), ui)
     if as_json:
         click.echo(json.dumps(summary(finished)))
     else:
@@ -106,6 +107,7 @@ def upgrade_command(scope: str, as_json: bool, **flags: Any) -> int:
         where = f" → {o.revision}" if o.revision else ""
         click.echo(
             f"{o.result}: {finished.app or '?'} {finished.scope}{where} "
-            f"({finished.elapsed_seconds}s, exit {finished.exit_code})"
+            f"({finished.elapsed_seconds}s, exit {finished.exit_code})",
         )
+    follow_logs(finished, ui)  # `--logs`: after the ending is recorded and the lock freed
     return finished.exit_code
