@@ -36,10 +36,11 @@ Extra = Callable[[str, Mapping[str, str]], Mapping[str, str]]
 # The keys each table may hold. `[scopes]`, `[aliases]`, `[platform]` and the `env` /
 # `build_args` tables name things of the operator's own and take any key. A key outside
 # these is a typo (`platfrom`, `main_contaner`, `evn`) that would otherwise be ignored.
-TOP_KEYS = ("app", "images", "containers", "scopes", "aliases", "platform")
+TOP_KEYS = ("app", "images", "containers", "scopes", "aliases", "platform", "state", "releases")
 APP_KEYS = ("name", "platform", "readiness_url", "main_container")
 IMAGE_KEYS = ("repository", "context", "dockerfile", "build_args")
 CONTAINER_KEYS = ("image", "command", "env")
+STATE_KEYS = ("backend", "container_url", "lease_seconds")
 
 
 @dataclass(frozen=True)
@@ -272,6 +273,7 @@ def load_state_settings(path: Path, environ: Mapping[str, str]) -> StateSettings
 
 def _state(r: _Reader) -> StateSettings:
     table = r.table("state")
+    r.known_keys(table, "[state]", STATE_KEYS)
     backend = r.text(table, "backend", "state", "local")
     if backend not in BACKENDS:
         r.fail("state.backend", f"must be one of {', '.join(BACKENDS)} (got {backend[:40]!r})")

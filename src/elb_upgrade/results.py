@@ -63,6 +63,7 @@ _EXIT = {
     Result.SUCCESS: 0,
     Result.ROLLBACK_SUCCESS: 0,
     Result.DRY_RUN: 0,
+    Result.LOCK_BROKEN: 0,
     Result.ROLLBACK_FAILED: 3,
 }
 

@@ -24,6 +24,7 @@ import re
 import sys
 import traceback
 import uuid
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -343,8 +344,11 @@ class Run:
         self.phase = Phase.PLAN
         state = self._platform.current()
         self.outcome.previous_revision = state.revision
-        self.outcome.tag = self.opts.tag or self._default_tag()
-        existing = self._existing_images()
+        if self.opts.tag:
+            self.outcome.tag = self.opts.tag
+            existing = self._existing_images()
+        else:
+            self.outcome.tag, existing = self._fresh_default_tag(), {}
         self._show_plan(state, existing)
         if self.opts.dry_run:
             self.ui.info("dry run: nothing built, nothing deployed")
@@ -386,6 +390,19 @@ class Run:
         shas = {info.git_sha for info in found.values()}
         self.source_sha = shas.pop() if len(shas) == 1 else self.outcome.head_sha
         return found
+
+    def _fresh_default_tag(self) -> str:
+        """`YYYYmmddHHMMSS-<sha>`, made unique: two runs of one commit within a second (say
+        `api`, then `full`) must not meet each other's tag, which is never overwritten."""
+        base = self._default_tag()
+        repositories = [
+            i.repository for i in self._cfg.app.images if i.key in self._cfg.scopes[self.opts.scope]
+        ]
+        for n in range(1, 100):
+            tag = base if n == 1 else f"{base}.{n}"
+            if all(self._platform.resolve(f"{r}:{tag}") is None for r in repositories):
+                return tag
+        return f"{base}.{uuid.uuid4().hex[:8]}"
 
     def _show_plan(self, state: AppState, existing: Mapping[str, ImageInfo]) -> None:
         cfg = self._cfg

@@ -253,7 +253,7 @@ def test_a_line_written_before_the_config_is_read_names_the_app_unknown(
     from elb_upgrade import run
     from elb_upgrade.ui import PlainReporter
 
-    def interrupted(*_args: object) -> None:
+    def interrupted(*_args: object, **_kwargs: object) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(config_mod, "load", interrupted)

@@ -73,6 +73,12 @@ def guide_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Env, P
         GIT_COMMITTER_EMAIL="ann@example.invalid",
     )
     checkout = make_checkout(root, env)
+    # The guide's commands run in order and each deploy adds a release; keep them all so
+    # `rollback --to <an early revision>` finds it however many commands come before.
+    with (checkout / "elb-upgrade.toml").open("a") as config:
+        config.write("\n[releases]\nkeep = 100\n")
+    subprocess.run(["git", "commit", "-qam", "keep every release"], cwd=checkout, env=env,
+                   check=True)  # fmt: skip
     (root / "home" / ".elb-upgrade-history.jsonl").write_text("\n".join(DEMO_HISTORY) + "\n")
     tag = "20260523032248-58cc179"
     images = {c: f"{DEMO}-{'api' if c == 'worker' else c}:{tag}" for c in

@@ -25,7 +25,7 @@ from elb_upgrade.clock import iso_z, moment
 from elb_upgrade.history.read import Entry
 from elb_upgrade.results import Result
 
-SUCCEEDED = frozenset(r.value for r in Result if r.succeeded)
+SUCCEEDED = frozenset({Result.SUCCESS, Result.ROLLBACK_SUCCESS})
 UNTOUCHED = frozenset(
     {
         Result.PARITY_REJECTED,
