@@ -17,13 +17,9 @@ from elb_upgrade.errors import (
     PlatformError,
     PlatformUnavailable,
 )
-from elb_upgrade.platforms.base import (
-    AppSpec,
-    ContainerSpec,
-    ImageSpec,
-    RevisionState,
-)
+from elb_upgrade.platforms.base import RevisionState
 from elb_upgrade.platforms.docker import DockerPlatform
+from elb_upgrade.spec import AppSpec, ContainerSpec, ImageSpec
 
 # A web server that says which revision it is; SERVE_MARK makes two builds differ.
 SERVER = """\
