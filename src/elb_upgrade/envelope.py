@@ -21,6 +21,7 @@ from elb_upgrade.errors import (
     Declined,
     ImageMissingError,
     PlatformError,
+    RefusedError,
     SnapshotError,
 )
 from elb_upgrade.gate import Fetch, GateSpec, Verdict, wait_ready
@@ -158,8 +159,10 @@ class Envelope:
         self.ui.error(str(exc))
         self.outcome.message = f"deploy failed: {exc.message}"
         # A 412 means the platform refused the whole update: nothing of ours was applied,
-        # and "restoring" would overwrite whatever the other operator just deployed.
-        if isinstance(exc, ConflictError) or not state.images or not self.opts.auto_rollback:
+        # and "restoring" would overwrite whatever the other operator just deployed. A
+        # refusal (RefusedError) also changed nothing: there is nothing to roll back.
+        refused = isinstance(exc, (ConflictError, RefusedError))
+        if refused or not state.images or not self.opts.auto_rollback:
             self.outcome.result = "build_in_progress"
             return self.outcome
         return self._auto_rollback(state, f"deploy failed: {exc.message}")

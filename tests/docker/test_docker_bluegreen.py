@@ -170,9 +170,7 @@ def test_status_shows_which_revision_each_public_port_routes_to(live: Clone) -> 
     }
 
 
-def test_a_stopped_proxy_fails_the_preflight_and_changes_nothing(
-    live: Clone, engine: Any
-) -> None:
+def test_a_stopped_proxy_fails_the_preflight_and_changes_nothing(live: Clone, engine: Any) -> None:
     engine.containers.get(f"{live.name}-proxy").stop(timeout=5)
     before = app_containers(engine, live.name)
     live.set_version("1.1.0")

@@ -63,8 +63,6 @@ def to_json(report: Any, now: Any) -> dict[str, Any]:
             "images": [{"name": c.name, "image": c.image} for c in running.images],
         },
         "platform_error": report.platform_error,
-        "routes": [vars(r).copy() for r in report.routes],
-        "routes_error": report.routes_error,
         "readiness": {
             "url": ready.url,
             "http_status": ready.http_status,
@@ -84,6 +82,8 @@ def to_json(report: Any, now: Any) -> dict[str, Any]:
             "differences": list(snap.differences),
             "detail": snap.detail,
         },
+        "routes": [vars(r).copy() for r in report.routes],
+        "routes_error": report.routes_error,
     }
 
 

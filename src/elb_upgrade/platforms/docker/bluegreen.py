@@ -19,7 +19,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from elb_upgrade.errors import PlatformUnavailable, RefusedError
+from elb_upgrade.errors import (
+    ConfigError,
+    PlatformError,
+    PlatformUnavailable,
+    PreflightError,
+    RefusedError,
+)
 from elb_upgrade.platforms.base import LogSink, Route
 from elb_upgrade.platforms.docker import containers as ct
 from elb_upgrade.platforms.docker.proxy import Listen, Proxy, Slot
@@ -40,7 +46,7 @@ def drain_seconds(settings: Mapping[str, str]) -> float:
     except ValueError:
         value = -1.0
     if not 0 <= value <= 3600:
-        raise RefusedError(
+        raise ConfigError(
             f"drain_seconds must be a number of seconds from 0 to 3600 (got {raw[:20]!r}); "
             "nothing was changed",
             hint='fix [platform] drain_seconds in elb-upgrade.toml, e.g. drain_seconds = "10"',
@@ -130,7 +136,7 @@ class Stager:
         for c in ct.app_containers(self.client, self.app.name):
             name = c.labels.get(ct.CONTAINER_LABEL, "")
             if name in self.ported and not ct.upstream(c) and c.status == "running":
-                raise RefusedError(
+                raise PreflightError(
                     f"{c.name} serves port {self.ported[name].port} itself (deployed before "
                     "elb-upgrade.toml gave it a port); the proxy needs that port; "
                     "nothing was changed",
@@ -142,8 +148,13 @@ class Stager:
     def prepare(self, log: LogSink) -> None:
         """Start the proxy if missing, then remove what interrupted runs left behind."""
         self._refuse_direct()
-        seed = self._seed_routes()
-        self.proxy.ensure(seed, log)
+        try:
+            self.proxy.ensure(self._seed_routes(), log)
+        except PlatformError as exc:
+            # No container of the app was touched: there is nothing to roll back.
+            raise RefusedError(
+                f"{exc.message}; no container of {self.app.name} was changed", hint=exc.hint
+            ) from exc
         self.clean_up(log)
 
     def _seed_routes(self) -> list[Listen]:

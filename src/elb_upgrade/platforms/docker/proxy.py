@@ -33,7 +33,10 @@ from elb_upgrade.platforms.base import LogSink
 from elb_upgrade.platforms.docker.engine import translated
 
 PROXY_LABEL = "elb-upgrade.proxy-of"
-IMAGE = "elb-proxy:haproxy-2.6"
+# The image's tag names HAProxy's branch and this recipe's revision: a new recipe gets a
+# new tag, so a running proxy is never replaced behind the operator's back (see
+# docs/operate/upgrade.md, "Upgrading the proxy").
+IMAGE = "elb-proxy:haproxy-2.6-r1"
 SLOTS = ("blue", "green")
 MOUNT = "/etc/elb-proxy"
 SOCKET = "admin.sock"
@@ -45,9 +48,9 @@ DOCKERFILE = """\
 ARG BASE_IMAGE=elb-base:bookworm
 FROM ${BASE_IMAGE}
 RUN apt-get update -qq \\
-    && apt-get install -y -qq --no-install-recommends haproxy >/dev/null \\
+    && apt-get install -y -qq --no-install-recommends haproxy socat >/dev/null \\
     && rm -rf /var/lib/apt/lists/* && haproxy -v
-LABEL elb-upgrade.proxy-image="haproxy-2.6"
+LABEL elb-upgrade.proxy-image="haproxy-2.6-r1"
 # SIGUSR1 is HAProxy's soft stop: stop listening, let open connections finish.
 STOPSIGNAL SIGUSR1
 CMD ["haproxy", "-W", "-db", "-f", "/etc/elb-proxy/haproxy.cfg"]
@@ -217,32 +220,7 @@ class Proxy:
         self._wait_started()
 
     def ensure_image(self, log: LogSink) -> str:
-        """Build the proxy image from the local base image unless it exists."""
-        import docker.errors
-
-        with translated(f"building {self.image}"):
-            try:
-                self.client.images.get(self.image)
-                return self.image
-            except docker.errors.ImageNotFound:
-                pass
-            log(f"building the proxy image {self.image} (HAProxy from Debian, once)")
-            _, events = self.client.images.build(
-                fileobj=io.BytesIO(DOCKERFILE.encode()),
-                tag=self.image,
-                buildargs={"BASE_IMAGE": self.base_image},
-                network_mode="host",
-                rm=True,
-                forcerm=True,
-            )
-            for event in events:
-                if "error" in event:
-                    raise PlatformError(
-                        f"building the proxy image {self.image} failed: {event['error']}",
-                        hint="the build runs `apt-get install haproxy` through the host's "
-                        "network: check that apt works here, then rerun scripts/setup.sh",
-                    )
-        return self.image
+        return ensure_image(self.client, self.image, self.base_image, log)
 
     def _wait_started(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
@@ -347,6 +325,35 @@ class Proxy:
             return
         listens = self.listens().values()
         _write(self.state_dir(container) / CONFIG, render(self.app, listens))
+
+
+def ensure_image(client: Any, image: str, base_image: str, log: LogSink) -> str:
+    """Build the proxy image `image` from `base_image` unless it exists (scripts/setup.sh)."""
+    import docker.errors
+
+    with translated(f"building {image}"):
+        try:
+            client.images.get(image)
+            return image
+        except docker.errors.ImageNotFound:
+            pass
+        log(f"building the proxy image {image} (HAProxy from Debian, once)")
+        try:
+            client.images.build(
+                fileobj=io.BytesIO(DOCKERFILE.encode()),
+                tag=image,
+                buildargs={"BASE_IMAGE": base_image},
+                network_mode="host",
+                rm=True,
+                forcerm=True,
+            )
+        except docker.errors.BuildError as exc:
+            raise PlatformError(
+                f"building the proxy image {image} failed: {exc.msg}",
+                hint="the build runs `apt-get install haproxy socat` through the host's "
+                "network: check that apt works here, then rerun scripts/setup.sh",
+            ) from exc
+    return image
 
 
 def _read(path: Path) -> str:
