@@ -55,7 +55,10 @@ class Load:
         self._threads = [
             threading.Thread(target=self._steady, daemon=True),
             threading.Thread(target=self._long_stream, daemon=True),
+            # Two back-to-back short-stream clients half a period apart: one of them is
+            # always mid-request, whenever the switch happens.
             threading.Thread(target=self._short_streams, daemon=True),
+            threading.Thread(target=self._short_streams, args=(short_seconds / 2,), daemon=True),
         ]
 
     def __enter__(self) -> Load:
@@ -125,7 +128,8 @@ class Load:
     def _long_stream(self) -> None:
         self._stream(MAX_SECONDS, self.long)
 
-    def _short_streams(self) -> None:
+    def _short_streams(self, delay: float = 0.0) -> None:
+        self._stop.wait(delay)
         deadline = time.monotonic() + MAX_SECONDS
         while not self._stop.is_set() and time.monotonic() < deadline:
             record = self._stream(self.short_seconds, Streamed(self.count()))

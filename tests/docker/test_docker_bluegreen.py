@@ -47,7 +47,10 @@ def test_a_healthy_upgrade_fails_no_request(live: Clone, engine: Any) -> None:
     assert done.returncode == 0, done.stdout
     assert_no_failures(load)
     old, new = f"{live.name}--1", f"{live.name}--2"
-    assert load.revisions() == [old, new]
+    # Old until the switch, new after (the switch is one runtime-API write; a request
+    # landing inside it may still see the old slot once).
+    seen = load.revisions()
+    assert (seen[0], seen[-1], set(seen)) == (old, new, {old, new}), seen
     switched = load.first_answer_from(new)
     assert switched is not None
     # The long stream stayed open through the switch (it ends when the drain does).
@@ -86,7 +89,8 @@ def test_a_rollback_fails_no_request(live: Clone) -> None:
         load.wait_for_answers(20)
     assert done.returncode == 0, done.stdout
     assert_no_failures(load)
-    assert load.revisions() == [f"{live.name}--2", f"{live.name}--3"]
+    seen = load.revisions()
+    assert (seen[0], seen[-1], len(set(seen))) == (f"{live.name}--2", f"{live.name}--3", 2), seen
     assert all(s.complete for s in load.shorts), load.shorts
     code, body = live.ready()
     assert (code, body["version"], live.results()[-1]) == (200, "1.0.0", "rollback_success")
