@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# README command one: set up, deploy the example app, upgrade it, show the page's revision
-# before and after, print the deploy history, and write the report (elb-upgrade report).
+# README command one: set up, deploy the example app, upgrade it while a client keeps
+# requesting the page (and prints how many requests failed: 0, the proxy switches traffic
+# only after the new revision is ready), show the page's revision before and after, print
+# the deploy history, and write the report (elb-upgrade report).
 #
 #   scripts/demo.sh            (as root, or with sudo available for the set-up step)
 #
@@ -37,9 +39,11 @@ show_page() {
 }
 
 say "a fresh checkout of the example app in $WORK/dashboard"
-# A previous demo's containers would make this a later deploy instead of the first one.
+# A previous demo's containers (and its proxy) would make this a later deploy instead of the
+# first one.
 old=$(docker ps -aq --filter "label=elb-upgrade.app=$ELB_APP_NAME" 2>/dev/null || true)
-[ -z "$old" ] || { echo "removing the previous demo's containers"; docker rm -f $old >/dev/null; }
+old+=" $(docker ps -aq --filter "label=elb-upgrade.proxy-of=$ELB_APP_NAME" 2>/dev/null || true)"
+[ -z "${old// /}" ] || { echo "removing the previous demo's containers"; docker rm -f $old >/dev/null; }
 cp -r "$ROOT/examples/dashboard" "$WORK/dashboard"
 cd "$WORK/dashboard"
 # The app's name and ports, committed beside elb-upgrade.toml (which reads .env).
@@ -60,8 +64,41 @@ sed -i 's/VERSION = "1.0.0"/VERSION = "1.1.0"/' api/version.py
 git -c user.name=demo -c user.email=demo@example.invalid commit -q -am "dashboard 1.1.0"
 git log --oneline -1
 
-say "upgrade: elb-upgrade full --yes"
+# A client that requests the page (which asks the api, which asks the terminal) about 20
+# times a second until told to stop (at most 10 minutes), then prints what it saw.
+keep_requesting() {
+	"$ROOT/.venv/bin/python" - "http://127.0.0.1:$FRONTEND_PORT/" "$WORK/stop" <<-'EOF'
+		import re, sys, time, urllib.request
+		url, stop = sys.argv[1], sys.argv[2]
+		ok = failed = 0
+		revisions = []
+		deadline = time.monotonic() + 600
+		while time.monotonic() < deadline:
+		    try:
+		        with urllib.request.urlopen(url, timeout=10) as answer:
+		            found = re.search(r'id="revision"[^>]*>([^<]*)', answer.read().decode())
+		        ok += 1
+		        if found and (not revisions or revisions[-1] != found.group(1)):
+		            revisions.append(found.group(1))
+		    except OSError:
+		        failed += 1
+		    try:
+		        open(stop).close()
+		        break
+		    except OSError:
+		        time.sleep(0.05)
+		print(f"  page requests during the upgrade: {ok + failed}, failed: {failed}")
+		print(f"  revisions the page showed, in order: {' -> '.join(revisions)}")
+	EOF
+}
+
+say "upgrade: elb-upgrade full --yes (the page is requested all along)"
+keep_requesting >"$WORK/requests.txt" &
+client=$!
 elb_upgrade full --yes
+touch "$WORK/stop"
+wait "$client"
+cat "$WORK/requests.txt"
 say "the page after the upgrade"
 show_page
 
@@ -77,5 +114,6 @@ The report:      $WORK/report.html (open it in a browser; it loads nothing from 
 The app keeps running: http://127.0.0.1:$FRONTEND_PORT/ (page), http://127.0.0.1:$API_PORT/api/health/ready
 Try a rollback:  cd $WORK/dashboard && ELB_UPGRADE_HISTORY=$ELB_UPGRADE_HISTORY \\
                    ELB_UPGRADE_SNAPSHOT=$ELB_UPGRADE_SNAPSHOT $ROOT/.venv/bin/elb-upgrade rollback --yes
-Remove it:       docker rm -f \$(docker ps -aq --filter label=elb-upgrade.app=$ELB_APP_NAME)
+Which revision each public port routes to:  elb-upgrade status (from $WORK/dashboard)
+Remove it:       docker rm -f \$(docker ps -aq --filter label=elb-upgrade.app=$ELB_APP_NAME) $ELB_APP_NAME-proxy
 EOF

@@ -12,10 +12,13 @@
 #      127.0.0.1:6379, Azurite (Blob 10000, Queue 10001, Table 10002 on 127.0.0.1)
 #   4. builds the base image elb-base:bookworm once (debootstrap + docker import; the
 #      root file system tarball is cached so a wiped engine re-imports in seconds)
-#   5. builds the elb_upgrade wheel into examples/dashboard/api/wheels/ (git-ignored)
+#   5. builds the proxy image elb-proxy:haproxy-2.6-r1 once (HAProxy and socat from Debian,
+#      on the base image), which every app with public ports runs as <app>-proxy
+#   6. builds the elb_upgrade wheel into examples/dashboard/api/wheels/ (git-ignored)
 #
 # Environment: ELB_BASE_IMAGE (default elb-base:bookworm), ELB_CACHE_DIR (default
-# ~/.cache/elb-upgrade), ELB_SETUP_SKIP_SERVICES=1 to do steps 1 and 5 only.
+# ~/.cache/elb-upgrade), ELB_PROXY_IMAGE (default elb-proxy:haproxy-2.6-r1),
+# ELB_SETUP_SKIP_SERVICES=1 to do steps 1 and 6 only.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -211,6 +214,22 @@ debian_mirror() {
 	echo "${uri:-http://deb.debian.org/debian}"
 }
 
+proxy_image() {
+	step "Proxy image (HAProxy 2.6 from Debian, on $BASE_IMAGE)"
+	# The platform's own build function, so setup and the first deploy build the same image.
+	if ! "$ROOT/.venv/bin/python" - "$BASE_IMAGE" <<-'EOF'; then
+		import os, sys, docker
+		from elb_upgrade.platforms.docker import proxy
+		image = os.environ.get("ELB_PROXY_IMAGE") or proxy.IMAGE
+		said = []
+		proxy.ensure_image(docker.from_env(timeout=600), image, sys.argv[1], said.append)
+		print(f"    {'built' if said else 'present'}: {image}")
+	EOF
+		die "building the proxy image failed" \
+			"read the error above (the build runs apt-get install haproxy socat); then rerun"
+	fi
+}
+
 app_wheel() {
 	step "elb_upgrade wheel for the example app's api image"
 	local out=$ROOT/examples/dashboard/api/wheels tmp
@@ -234,6 +253,7 @@ main() {
 		redis
 		azurite_emulator
 		base_image
+		proxy_image
 	fi
 	app_wheel
 	step "ready in $((SECONDS - started)) s"

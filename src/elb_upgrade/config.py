@@ -39,7 +39,7 @@ Extra = Callable[[str, Mapping[str, str]], Mapping[str, str]]
 TOP_KEYS = ("app", "images", "containers", "scopes", "aliases", "platform", "state", "releases")
 APP_KEYS = ("name", "platform", "readiness_url", "main_container")
 IMAGE_KEYS = ("repository", "context", "dockerfile", "build_args")
-CONTAINER_KEYS = ("image", "command", "env")
+CONTAINER_KEYS = ("image", "command", "env", "port")
 STATE_KEYS = ("backend", "container_url", "lease_seconds")
 
 
@@ -242,14 +242,20 @@ def _build(r: _Reader, path: Path, env: Mapping[str, str]) -> Config:
             r.fail(f"aliases.{alias}", f"points at unknown scope {target!r}")
     settings = dict(env)
     settings.update(r.mapping(r.raw, "platform", "platform"))
+    readiness_url = r.text(app, "readiness_url", "app")
     spec = AppSpec(
-        name=name, containers=containers, images=images, main_container=main, settings=settings
+        name=name,
+        containers=containers,
+        images=images,
+        main_container=main,
+        settings=settings,
+        readiness_url=readiness_url,
     )
     return Config(
         path=path,
         app=spec,
         platform=r.text(app, "platform", "app", "docker"),
-        readiness_url=r.text(app, "readiness_url", "app"),
+        readiness_url=readiness_url,
         scopes=scopes,
         aliases=aliases,
         state=_state(r),
@@ -344,11 +350,26 @@ def _containers(r: _Reader, images: tuple[ImageSpec, ...]) -> tuple[ContainerSpe
                 image_key=image_key,
                 command=r.strings(data, "command", where),
                 env=r.mapping(data, "env", where),
+                port=_port(r, data, where),
             )
         )
     if not found:
         r.fail("containers", "must define at least one container")
+    ports = [c.port for c in found if c.port]
+    if len(ports) != len(set(ports)):
+        r.fail("containers", f"give each container its own port (got {sorted(ports)})")
     return tuple(found)
+
+
+def _port(r: _Reader, data: Mapping[str, Any], where: str) -> int | None:
+    """`port = 8000` or `port = "${API_PORT:-8000}"`: the public port, or None."""
+    value = data.get("port")
+    if value is None:
+        return None
+    text = r.expand(value, f"{where}.port") if isinstance(value, str) else value
+    if isinstance(text, bool) or not str(text).isdigit() or not 0 < int(text) < 65536:
+        r.fail(f"{where}.port", f"must be a TCP port 1-65535 (got {str(text)[:20]!r})")
+    return int(text)
 
 
 def _scopes(r: _Reader, images: tuple[ImageSpec, ...]) -> dict[str, tuple[str, ...]]:

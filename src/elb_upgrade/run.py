@@ -24,7 +24,6 @@ import re
 import sys
 import traceback
 import uuid
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path

@@ -17,13 +17,16 @@ class ContainerSpec:
 
     `image_key` names the entry of `[images]` whose builds this container runs. `command`
     and `env` are used by platforms that create containers themselves (docker); the azure
-    platform keeps the Container App's own definition and only swaps images.
+    platform keeps the Container App's own definition and only swaps images. `port`, when
+    set, is the public port the container takes traffic on: the docker platform then puts
+    a reverse proxy there and runs each revision on a private port beside the old one.
     """
 
     name: str
     image_key: str
     command: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
+    port: int | None = None  # the public port it serves behind the platform's proxy
 
 
 @dataclass(frozen=True)
@@ -50,3 +53,4 @@ class AppSpec:
     images: tuple[ImageSpec, ...]
     main_container: str
     settings: Mapping[str, str] = field(default_factory=dict)
+    readiness_url: str = ""

@@ -15,7 +15,7 @@ from elb_upgrade import config, snapshot
 from elb_upgrade.errors import ElbUpgradeError, PlatformError
 from elb_upgrade.history.read import Entry, HistoryError, Scan
 from elb_upgrade.lock import LockState, inspect_lock, lock_file
-from elb_upgrade.platforms.base import AppState, Platform
+from elb_upgrade.platforms.base import AppState, Platform, Route, Routing
 from elb_upgrade.readiness_body import Component, Fetch, Reply, parse
 
 READINESS_TIMEOUT = 5.0
@@ -97,6 +97,8 @@ class AppStatus:
     last_run: Entry | None
     history_error: str
     snapshot: SnapshotCheck
+    routes: tuple[Route, ...] = ()
+    routes_error: str = ""
 
     @property
     def exit_code(self) -> int:
@@ -118,6 +120,7 @@ def gather(
     """
     app = cfg.app.name
     running, platform_error = _running(platform)
+    routes, routes_error = _routes(platform)
     reply = fetch(cfg.readiness_url, READINESS_TIMEOUT)
     last_run, history_error = _last_run(history_path, app)
     return AppStatus(
@@ -130,7 +133,19 @@ def gather(
         last_run=last_run,
         history_error=history_error,
         snapshot=compare_snapshot(snapshot.default_path(app, environ), app, running),
+        routes=routes,
+        routes_error=routes_error,
     )
+
+
+def _routes(platform: Platform) -> tuple[tuple[Route, ...], str]:
+    """Each public port's revision, for platforms with a proxy (`Routing`)."""
+    if not isinstance(platform, Routing):
+        return (), ""
+    try:
+        return platform.routes(), ""
+    except PlatformError as exc:
+        return (), f"{exc.message} → {exc.hint}" if exc.hint else exc.message
 
 
 def _running(platform: Platform) -> tuple[AppState | None, str]:

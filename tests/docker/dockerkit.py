@@ -3,30 +3,40 @@
 from __future__ import annotations
 
 import contextlib
+import queue
+import re
+import shutil
 import socket
+import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
+PROXY_LABEL = "elb-upgrade.proxy-of"
+PROXY_STATE = Path("/var/lib/elb-upgrade/proxy")  # the default as root (tests run as root)
 BASE_IMAGE = "elb-base:bookworm"
 SETUP = "run scripts/setup.sh (it starts the Docker Engine, Redis and Azurite and builds "
 SETUP += f"{BASE_IMAGE})"
 
 
 def remove_app(client: Any, name: str) -> None:
-    """Remove what a test made for app `name`: its containers (by their app label) and its
-    own image tags (repositories `name-*`).
+    """Remove what a test made for app `name`: its containers (by their app label), its
+    proxy with the proxy's state, and its own image tags (repositories `name-*`).
 
     Never by image ID and never another tag: identical builds (the example's frontend and
     terminal images) share one image ID across every copy of the app, and a deployed app's
     snapshot needs its own tags to roll back. Untagging the last tag removes the image.
     """
-    for container in client.containers.list(all=True, filters={"label": f"elb-upgrade.app={name}"}):
-        container.remove(force=True)
     import docker.errors
 
+    for container in client.containers.list(all=True, filters={"label": f"elb-upgrade.app={name}"}):
+        container.remove(force=True)
+    for proxy in client.containers.list(all=True, filters={"label": f"{PROXY_LABEL}={name}"}):
+        proxy.remove(force=True)
+    shutil.rmtree(PROXY_STATE / name, ignore_errors=True)
     # One listing call: `images.list()` inspects each image after listing, which fails
     # when another test removes an image in between. Only this app's own tags go: another
     # app's tag of the same image (same layers, same ID) is never touched.
@@ -35,6 +45,19 @@ def remove_app(client: Any, name: str) -> None:
             if tag.startswith(f"{name}-"):
                 with contextlib.suppress(docker.errors.NotFound):
                     client.images.remove(tag)
+
+
+def instances(client: Any, app: str, container: str) -> list[Any]:
+    """Every container of `app` that runs `container` (one per revision behind a proxy)."""
+    labels = [f"elb-upgrade.app={app}", f"elb-upgrade.container={container}"]
+    return list(client.containers.list(all=True, filters={"label": labels}))
+
+
+def image_of(client: Any, app: str, container: str) -> str:
+    """The image of the one container of `app` running `container` (asserts there is one)."""
+    found = instances(client, app, container)
+    assert len(found) == 1, [c.name for c in found]
+    return str(found[0].attrs["Config"]["Image"])
 
 
 def free_port() -> int:
@@ -56,3 +79,46 @@ def wait_until(check: Callable[[], bool], seconds: float = 15, what: str = "") -
         if time.monotonic() > deadline:
             raise AssertionError(f"not true after {seconds}s: {what or check}")
         time.sleep(0.1)
+
+
+class Lines:
+    """A running CLI's output, read line by line with the time each line arrived."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.seen: list[tuple[float, str]] = []
+        self._queue: queue.Queue[tuple[float, str] | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._queue.put((time.monotonic(), line))
+        self._queue.put(None)
+
+    def wait_for(self, pattern: str, seconds: float = 120, after: float = 0.0) -> float:
+        """When the first line matching `pattern` arrived (at or after `after`)."""
+        for at, line in self.seen:
+            if at >= after and re.search(pattern, line):
+                return at
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                item = self._queue.get(timeout=left)
+            except queue.Empty:
+                break
+            if item is None:
+                break
+            self.seen.append(item)
+            if item[0] >= after and re.search(pattern, item[1]):
+                return item[0]
+        raise AssertionError(f"no line matching {pattern!r}:\n{self.text()}")
+
+    def finish(self, seconds: float = 120) -> int:
+        code = self.process.wait(timeout=seconds)
+        while (item := self._queue.get(timeout=10)) is not None:
+            self.seen.append(item)
+        return code
+
+    def text(self) -> str:
+        return "".join(line for _, line in self.seen)

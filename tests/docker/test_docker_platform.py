@@ -17,9 +17,7 @@ from elb_upgrade.errors import (
     PlatformError,
     PlatformUnavailable,
 )
-from elb_upgrade.platforms.base import (
-    RevisionState,
-)
+from elb_upgrade.platforms.base import RevisionState
 from elb_upgrade.platforms.docker import DockerPlatform
 from elb_upgrade.spec import AppSpec, ContainerSpec, ImageSpec
 

@@ -63,7 +63,7 @@ def test_status_json_has_a_stable_key_set(shop: Env, readiness: Readiness) -> No
     data = json.loads(done.stdout)
     assert list(data) == [
         "version", "app", "platform", "running", "platform_error", "readiness", "lock",
-        "last_run", "history_error", "snapshot",
+        "last_run", "history_error", "snapshot", "routes", "routes_error",
     ]  # fmt: skip
     assert data["running"] == {
         "revision": "shop--3",

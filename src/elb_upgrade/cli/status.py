@@ -79,13 +79,16 @@ def to_json(report: Any, now: Any) -> dict[str, Any]:
             "differences": list(snap.differences),
             "detail": snap.detail,
         },
+        "routes": [vars(r).copy() for r in report.routes],
+        "routes_error": report.routes_error,
     }
 
 
 def render(report: Any, now: Any) -> str:
     from elb_upgrade.cli.lock import describe
 
-    lines = [f"app {report.app} on {report.platform}", *_running(report), *_readiness(report)]
+    lines = [f"app {report.app} on {report.platform}", *_running(report), *_routes(report)]
+    lines.extend(_readiness(report))
     lines.append("lock: " + describe(report.lock, now))
     lines.append(_last_run(report))
     lines.extend(_snapshot(report.snapshot))
@@ -101,6 +104,18 @@ def _running(report: Any) -> list[str]:
     width = max(len(c.name) for c in state.images)
     return [f"running: revision {state.revision or '?'}"] + [
         f"  {c.name:<{width}}  {c.image}" for c in state.images
+    ]
+
+
+def _routes(report: Any) -> list[str]:
+    if report.routes_error:
+        return [f"routes: unknown: {report.routes_error}"]
+    if not report.routes:
+        return []
+    return ["routes (public port → revision):"] + [
+        f"  127.0.0.1:{r.port}  {r.container} → {r.revision or 'nothing yet'}"
+        + (f" ({r.upstream})" if r.upstream else "")
+        for r in report.routes
     ]
 
 

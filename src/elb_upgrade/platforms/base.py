@@ -163,6 +163,24 @@ class Platform(Protocol):
         """Shell commands an operator runs to put container → image in place by hand."""
 
 
+@dataclass(frozen=True)
+class Route:
+    """Where one public port sends traffic: the container and revision behind it."""
+
+    port: int
+    container: str
+    revision: str  # "" when nothing takes the port's traffic yet
+    upstream: str = ""
+
+
+@runtime_checkable
+class Routing(Protocol):
+    """Optional: a platform with its own proxy reports each public port's route."""
+
+    def routes(self) -> tuple[Route, ...]:
+        """The route of every public port (PlatformError when the proxy does not answer)."""
+
+
 PlatformFactory = Callable[[AppSpec], Platform]
 
 _BUILTIN: dict[str, str] = {

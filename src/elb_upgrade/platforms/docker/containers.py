@@ -6,6 +6,10 @@ Labels are the engine-side record of the app, so no state lives outside the engi
     elb-upgrade.revision   the revision (`<app>--<n>`) that created the container
     elb-upgrade.image      the image reference (`repository:tag`) it was deployed as; the
                            container itself runs the image ID, so a moved tag changes nothing
+    elb-upgrade.port       the public port it serves behind the proxy (ported containers)
+    elb-upgrade.upstream   its private address, `127.0.0.1:<port>` (ported containers)
+A ported container runs once per revision, `<app>-<container>--<n>`, so the next revision
+starts beside it; a container without a port is `<app>-<container>`, replaced in place.
 Images built by the tool carry `elb-upgrade.git-sha`: the commit they were built from.
 The app's revision is the newest of its containers' revisions: every deploy creates at
 least one container, so that is always the revision the last deploy made.
@@ -13,6 +17,7 @@ least one container, so that is always the revision the last deploy made.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,8 +26,14 @@ CONTAINER_LABEL = "elb-upgrade.container"
 REVISION_LABEL = "elb-upgrade.revision"
 IMAGE_LABEL = "elb-upgrade.image"
 GIT_SHA_LABEL = "elb-upgrade.git-sha"
-OWN_LABELS = frozenset({APP_LABEL, CONTAINER_LABEL, REVISION_LABEL, IMAGE_LABEL})
+
+PORT_LABEL = "elb-upgrade.port"
+UPSTREAM_LABEL = "elb-upgrade.upstream"
+OWN_LABELS = frozenset(
+    {APP_LABEL, CONTAINER_LABEL, REVISION_LABEL, IMAGE_LABEL, PORT_LABEL, UPSTREAM_LABEL}
+)
 REVISION_ENV = "CONTAINER_APP_REVISION"
+PORT_ENV = "PORT"  # how a ported container learns its private port
 
 # A container that crashes is restarted at most this often before docker gives up; a
 # revision whose container restarted this often has failed for good (no 180 s wait).
@@ -32,6 +43,40 @@ LOG_TAIL = 20
 
 def container_name(app: str, container: str) -> str:
     return f"{app}-{container}"
+
+
+def instance_name(app: str, container: str, revision: str) -> str:
+    """A ported container of one revision: `<app>-<container>--<n>`."""
+    return f"{app}-{container}--{revision_number(revision)}"
+
+
+def free_port(taken: set[int]) -> int:
+    """A loopback port the OS says is free and no container has been given."""
+    for _ in range(100):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in taken:
+            return port
+    raise RuntimeError("no free loopback port in 100 tries")
+
+
+def upstreams_in_use(client: Any) -> set[int]:
+    """Private ports recorded on every container of every app on this engine."""
+    found = client.containers.list(all=True, filters={"label": UPSTREAM_LABEL})
+    return {int(c.labels[UPSTREAM_LABEL].rpartition(":")[2]) for c in found}
+
+
+def upstream(container: Any) -> str:
+    return str(container.labels.get(UPSTREAM_LABEL, ""))
+
+
+def listening(address: str) -> bool:
+    """Whether something accepts TCP connections at `host:port`."""
+    host, _, port = address.rpartition(":")
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, int(port))) == 0
 
 
 def revision_name(app: str, number: int) -> str:

@@ -15,20 +15,29 @@ from elb_upgrade.platforms.base import (
     LogSink,
     RevisionState,
     RevisionStatus,
+    Route,
     Wanted,
     pinned,
 )
 from elb_upgrade.platforms.docker import containers as ct
 from elb_upgrade.platforms.docker import manual
+from elb_upgrade.platforms.docker.bluegreen import Stager, drain_seconds
 from elb_upgrade.platforms.docker.build import build_image
 from elb_upgrade.platforms.docker.engine import connect, translated
+from elb_upgrade.platforms.docker.proxy import Proxy
 from elb_upgrade.spec import AppSpec, ImageSpec
 
 STOP_TIMEOUT = 10
 
 
 class DockerPlatform:
-    """The app's containers on the host network of the local engine."""
+    """The app's containers on the host network of the local engine.
+
+    Containers with a `port` in the config run blue/green behind the app's proxy
+    (`bluegreen.Stager`): a deploy stages them on private ports, the gate polls them
+    there, `promote` switches the proxy and drains the old ones. Containers without a
+    port (and whole apps without one) are replaced in place, as before.
+    """
 
     name = "docker"
 
@@ -36,6 +45,8 @@ class DockerPlatform:
         self.app = app
         self._specs = {c.name: c for c in app.containers}
         self._client: Any = None
+        self._stager: Stager | None = None
+        self.ported = {c.name for c in app.containers if c.port}
 
     @property
     def client(self) -> Any:
@@ -44,19 +55,34 @@ class DockerPlatform:
             self._client = connect(self.app.settings)
         return self._client
 
+    @property
+    def stager(self) -> Stager:
+        if self._stager is None:
+            proxy = Proxy(self.client, self.app.name, self.app.settings)
+            self._stager = Stager(self.client, self.app, proxy)
+        return self._stager
+
     def check(self) -> None:
         with translated("checking the Docker Engine"):
             self.client.ping()
+        if self.ported:
+            drain_seconds(self.app.settings)
+            with translated(f"checking the proxy of {self.app.name}"):
+                self.stager.preflight()
+
+    def routes(self) -> tuple[Route, ...]:
+        """Which revision each public port routes to (empty for an app without ports)."""
+        if not self.ported:
+            return ()
+        with translated(f"reading the routes of {self.app.name}"):
+            return self.stager.routes()
 
     def parity_check(self, log: LogSink) -> None:
         """Nothing to check: storage network rules exist only on azure."""
 
     def current(self) -> AppState:
         with translated(f"reading {self.app.name}'s containers"):
-            found = {
-                c.labels.get(ct.CONTAINER_LABEL, c.name): c
-                for c in ct.app_containers(self.client, self.app.name)
-            }
+            found = self._serving()
         if not found:
             return AppState("", ())
         order = [*self._specs, *sorted(set(found) - set(self._specs))]
@@ -99,19 +125,28 @@ class DockerPlatform:
 
         Each container runs its image by ID when a digest is given; with a spec given
         (a restore) that spec is applied exactly, else the config's command and env.
+        Ported containers are staged beside the serving ones (the result is `staged`);
+        containers without a port are replaced now, unless ported ones were staged too,
+        then `promote` replaces them after the switch.
         """
         images = pinned(wanted)
         self._check_request(images)
         with translated(f"deploying {self.app.name}"):
-            existing = {
-                c.labels.get(ct.CONTAINER_LABEL): c
-                for c in ct.app_containers(self.client, self.app.name)
-            }
-            number = ct.revision_number(ct.newest_revision(existing.values())) + 1
+            every = ct.app_containers(self.client, self.app.name)
+            number = ct.revision_number(ct.newest_revision(every)) + 1
             revision = ct.revision_name(self.app.name, number)
+            if self.ported & set(images):
+                drain_seconds(self.app.settings)  # refused before anything changes
+                self.stager.prepare(log)
+            existing = self._serving()
             names = self._to_replace(images, existing)
+            staged = [n for n in names if n in self.ported]
             for name in names:
-                log(f"{name}: {_shown(images[name])} as revision {revision}")
+                later = " (after the switch)" if staged and name not in self.ported else ""
+                log(f"{name}: {_shown(images[name])} as revision {revision}{later}")
+            if staged:
+                self.stager.stage(staged, images, revision)
+                return self._staged(images, revision)
             # Concurrently: each stop waits for its process to exit; the waits overlap.
             with ThreadPoolExecutor(max_workers=len(names)) as pool:
                 list(pool.map(lambda n: self._replace(n, images[n], revision, existing), names))
@@ -122,8 +157,21 @@ class DockerPlatform:
             readiness_revision=revision if redeployed_main else None,
         )
 
+    def _staged(self, images: Mapping[str, ContainerImage], revision: str) -> Deployment:
+        staged = self.stager.of_revision(revision)
+        return Deployment(
+            revision=revision,
+            images=tuple(images.values()),
+            readiness_url=self.stager.readiness_url(revision),
+            readiness_revision=revision if self.app.main_container in staged else None,
+            staged=True,
+        )
+
     def revision_status(self, deployment: Deployment) -> RevisionStatus:
         """FAILED as soon as one deployed container exited or keeps restarting."""
+        if deployment.staged:
+            with translated(f"reading revision {deployment.revision}"):
+                return self._staged_status(deployment)
         pending = []
         with translated(f"reading revision {deployment.revision}"):
             for wanted in deployment.images:
@@ -137,11 +185,44 @@ class DockerPlatform:
             return RevisionStatus(RevisionState.PENDING, f"starting: {', '.join(pending)}")
         return RevisionStatus(RevisionState.RUNNING)
 
+    def _staged_status(self, deployment: Deployment) -> RevisionStatus:
+        """FAILED when a staged container failed; RUNNING once each one listens."""
+        pending = []
+        for name, container in self.stager.of_revision(deployment.revision).items():
+            wanted = next(i for i in deployment.images if i.name == name)
+            problem = self._problem(container, wanted)
+            if problem:
+                return RevisionStatus(RevisionState.FAILED, problem)
+            if container.status != "running" or not ct.listening(ct.upstream(container)):
+                pending.append(f"{name} ({ct.upstream(container)})")
+        if pending:
+            return RevisionStatus(RevisionState.PENDING, f"not listening yet: {', '.join(pending)}")
+        return RevisionStatus(RevisionState.RUNNING)
+
     def promote(self, deployment: Deployment, log: LogSink) -> None:
-        """Traffic follows the deploy itself here: nothing to switch."""
+        """Switch the public ports to a gated staged revision, drain the old one, then
+        replace the containers without a port (a no-op for a deploy that did not stage)."""
+        if not deployment.staged:
+            return
+        with translated(f"switching {self.app.name} to {deployment.revision}"):
+            self.stager.promote(deployment.revision, drain_seconds(self.app.settings), log)
+            existing = self._serving()
+            later = [
+                i.name
+                for i in deployment.images
+                if i.name not in self.ported and not self._up_to_date(existing.get(i.name), i)
+            ]
+            images = {i.name: i for i in deployment.images}
+            for name in later:
+                log(f"{name}: replacing with {_shown(images[name])}")
+            _each(lambda n: self._replace(n, images[n], deployment.revision, existing), later)
 
     def discard(self, deployment: Deployment, log: LogSink) -> None:
-        """Never staged here: nothing to remove."""
+        """Remove a staged revision that failed its gate; the serving one is untouched."""
+        if not deployment.staged:
+            return
+        with translated(f"removing {deployment.revision}"):
+            self.stager.discard(deployment.revision, log)
 
     def manual_restore_commands(self, images: Mapping[str, str]) -> list[str]:
         return manual.manual_restore_commands(self.app, images)
@@ -185,7 +266,7 @@ class DockerPlatform:
             )
 
     def _to_replace(
-        self, images: Mapping[str, ContainerImage], existing: Mapping[str | None, Any]
+        self, images: Mapping[str, ContainerImage], existing: Mapping[str, Any]
     ) -> list[str]:
         """Containers whose image or spec changed or that are not healthy; all given if none.
 
@@ -250,9 +331,22 @@ class DockerPlatform:
             **({"ports": _port_bindings(ports)} if ports else {}),
         }
 
+    def _serving(self) -> dict[str, Any]:
+        """Container name → the container that serves it (for ported ones, the routed one)."""
+        found = {
+            c.labels.get(ct.CONTAINER_LABEL, c.name): c
+            for c in ct.app_containers(self.client, self.app.name)
+            if not ct.upstream(c)
+        }
+        if self.ported:
+            found.update(self.stager.serving())
+        return found
+
     def _find(self, container: str) -> Any:
         import docker.errors
 
+        if container in self.ported:
+            return self._serving().get(container)
         try:
             found = self.client.containers.get(ct.container_name(self.app.name, container))
         except docker.errors.NotFound:
@@ -300,3 +394,10 @@ def _port_bindings(ports: Mapping[str, Any]) -> dict[str, Any]:
         port: [(b.get("HostIp", ""), int(b["HostPort"])) for b in bindings or ()] or None
         for port, bindings in ports.items()
     }
+
+
+def _each(action: Any, names: list[str]) -> None:
+    if not names:
+        return
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        list(pool.map(action, names))
