@@ -19,6 +19,7 @@ fetch, git), so the whole sequence is tested in process.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import re
 import sys
@@ -247,6 +248,7 @@ class Run:
     def __init__(self, options: Options, ui: Reporter, edges: Edges) -> None:
         self.opts, self.ui, self.edges, self.clock = options, ui, edges, edges.clock
         self.phase = Phase.SETUP
+        self._promoted = False  # traffic was switched to this run's revision
         self.outcome = Outcome()
         self.app = ""
         self.scope = options.scope
@@ -496,8 +498,14 @@ class Run:
     def _gate_upgrade(self, state: AppState, deployment: Deployment) -> None:
         self.phase = Phase.GATE
         verdict = self._gate(deployment, self.opts.health_timeout)
-        if verdict.passed:
+        if verdict.passed and deployment.staged:
             self._promote(deployment)
+            # Containers without a port start only after the switch: gate the revision once
+            # more as it now serves, so a crashing worker is caught and rolled back too.
+            verdict = self._gate(promoted(deployment), self.opts.health_timeout)
+        elif verdict.passed:
+            self._promote(deployment)
+        if verdict.passed:
             self.ui.phase(f"ready: {deployment.revision} is serving ({verdict.elapsed:.1f}s)")
             self.outcome.result = Result.SUCCESS
             self._record_release(deployment.revision, self.outcome.tag, self.source_sha)
@@ -507,7 +515,7 @@ class Run:
             return
         self.outcome.down = verdict.down
         explain_failure(self.ui, verdict)
-        if deployment.staged:
+        if deployment.staged and not self._promoted:
             self._discard_staged(state, deployment, verdict.reason)
         elif not self.opts.auto_rollback:
             self._manual_rollback_advice(verdict.reason)
@@ -540,6 +548,7 @@ class Run:
 
     def _promote(self, deployment: Deployment) -> None:
         """Switch traffic to a gated revision (a no-op for platforms that never stage)."""
+        self._promoted = True
         self._still_locked(f"promoting {deployment.revision}")
         with signals.deferred(self.ui.warn):
             self._platform.promote(deployment, self.ui.detail)
@@ -904,6 +913,11 @@ class GateProgress:
         self.ui.progress(
             f"still waiting for {self.revision}: {waited:.0f}s of {self.timeout:g}s; last: {status}"
         )
+
+
+def promoted(deployment: Deployment) -> Deployment:
+    """`deployment` as it serves after the switch: the public readiness URL, not staged."""
+    return dataclasses.replace(deployment, staged=False, readiness_url=None)
 
 
 def _tag_of(state: AppState, main: str) -> str:

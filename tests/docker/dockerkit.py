@@ -122,3 +122,14 @@ class Lines:
 
     def text(self) -> str:
         return "".join(line for _, line in self.seen)
+
+
+def serving_container(client: Any, app: str, name: str) -> Any:
+    """The running container of `app`'s container `name` (behind the proxy a ported one is
+    `<app>-<name>--<n>`: the newest running revision; without a port `<app>-<name>`)."""
+    found = client.containers.list(
+        filters={"label": [f"elb-upgrade.app={app}", f"elb-upgrade.container={name}"]}
+    )
+    if not found:
+        raise LookupError(f"no running container {name} of {app}")
+    return max(found, key=lambda c: int(c.labels["elb-upgrade.revision"].rpartition("--")[2]))

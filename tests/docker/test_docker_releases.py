@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from appclone import CLI, Clone
+from dockerkit import serving_container
 
 FAST_GATE = ("--health-interval", "0.5")
 BAD_WORKER = ('command = ["python3", "worker.py"]', 'command = ["python3", "no-such-worker.py"]')
@@ -39,7 +40,7 @@ def test_an_existing_tag_redeploys_its_image_unchanged_with_no_build(
     assert not re.search(r"==>\s+build", done.stdout), done.stdout
     assert deployed.ready()[1]["version"] == "1.0.0"
     assert image_id(engine, f"{deployed.name}-api:{first_tag}") == first_id
-    api = engine.containers.get(f"{deployed.name}-api")
+    api = serving_container(engine, deployed.name, "api")
     assert api.attrs["Image"] == first_id
 
 
@@ -56,7 +57,7 @@ def test_a_tag_moved_outside_the_tool_does_not_change_what_rollback_to_serves(
     code, body = deployed.ready()
     assert (code, body["version"]) == (200, "1.0.0")
     # The tag still names 2.0.0's image: what ran was pinned by the recorded image ID.
-    assert engine.containers.get(f"{deployed.name}-api").attrs["Image"] != image_id(
+    assert serving_container(engine, deployed.name, "api").attrs["Image"] != image_id(
         engine, f"{deployed.name}-api:{first_tag}"
     )
 
@@ -70,7 +71,7 @@ def test_a_config_change_that_crashes_a_container_is_rolled_back_to_the_old_comm
     done = deployed.run("worker", "--yes", "--health-timeout", "60", *FAST_GATE)
     assert done.returncode == 1, done.stdout
     assert deployed.results()[-1] == "upgrade_failed_rolled_back"
-    worker = engine.containers.get(f"{deployed.name}-worker")
+    worker = serving_container(engine, deployed.name, "worker")
     assert worker.attrs["Config"]["Cmd"] == ["python3", "worker.py"]
     assert worker.status == "running"
     assert deployed.ready()[0] == 200

@@ -112,10 +112,13 @@ def image_id(container: Any) -> str:
 
 def applied_spec(container: Any) -> dict[str, Any]:
     """What the engine applied to `container`, as plain JSON, without our bookkeeping
-    (the revision's env variable and our labels): what a restore re-applies exactly."""
+    (the revision's env variable, a ported container's private `PORT`, our labels): what
+    a restore re-applies exactly."""
     config, host = container.attrs["Config"], container.attrs.get("HostConfig") or {}
     env = dict(e.partition("=")[::2] for e in config.get("Env") or ())
     env.pop(REVISION_ENV, None)
+    if (config.get("Labels") or {}).get(UPSTREAM_LABEL):
+        env.pop(PORT_ENV, None)  # each revision gets a private port of its own
     labels = {k: v for k, v in (config.get("Labels") or {}).items() if k not in OWN_LABELS}
     policy = host.get("RestartPolicy") or {}
     return {
