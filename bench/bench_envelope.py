@@ -135,7 +135,7 @@ def _confirm_latency(flip: _Flip, delay: float, interval: float, fixed: bool) ->
     fetch, close = http_fetch()
     flip.healthy_at = time.monotonic() + delay
     running = RevisionStatus(RevisionState.RUNNING)
-    if fixed:  # the seed: curl, then sleep 5, until 200
+    if fixed:  # cli-upgrade.sh: curl, then sleep 5, until 200
         while fetch(flip.url, 5).status != 200:
             time.sleep(interval)
     else:

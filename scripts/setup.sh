@@ -120,7 +120,7 @@ docker_engine() {
 		as_root rm -f /var/run/docker.pid
 	fi
 	ok "starting dockerd --bridge=none --iptables=false --ip-masq=false (log: $LOGS/dockerd.log)"
-	# Host networking only: no docker0 bridge, no NAT rules (see DESIGN.md).
+	# Host networking only: no docker0 bridge, no NAT rules (docs/architecture.md).
 	as_root setsid nohup dockerd --bridge=none --iptables=false --ip-masq=false \
 		>"$LOGS/dockerd.log" 2>&1 </dev/null &
 	wait_for 60 engine_up || die "the Docker Engine did not come up in 60 s" \

@@ -8,7 +8,7 @@ subclass's `route()` (see `fakeazure.py`).
 Chaos is on by default: a seeded random share of Resource Manager GETs (and the app's
 PATCH) is answered 429 (with `Retry-After`), 500 or 503 first, the way a busy region
 answers; the same request is never hit twice in a row, so the SDK's own retry (or
-elb-upgrade's, for the PATCH) gets through. `ELB_AZURE_CHAOS_SEED=<n>` picks the seed
+elb-upgrade's, for the PATCH) gets through. `ELB_AZURE_CHAOS_SEED=<n>` picks the random seed
 (default 0), `ELB_AZURE_CHAOS=0` turns chaos off for a whole run, `azure.chaos.off()`
 for one test (one that counts requests). Chaos answers are kept in `chaos.hits`, not in
 `requests`.

@@ -26,7 +26,7 @@ def test_passes_within_a_second_of_becoming_ready() -> None:
     fetch = scripted(clock, lambda t: ready() if t >= 3.0 else Reply(503, b"{}"))
     verdict = wait_ready(GateSpec("u", "app--2", 180, 5), lambda: RUNNING, fetch, clock)
     assert verdict.passed
-    assert 3.0 <= verdict.elapsed < 4.0  # seed's fixed 5 s polling would say 5
+    assert 3.0 <= verdict.elapsed < 4.0  # cli-upgrade.sh's fixed 5 s polling would say 5
 
 
 def test_backoff_starts_fast_and_caps_at_interval() -> None:

@@ -32,7 +32,7 @@ app.include_router(health_router(readiness))
 
 @app.post("/api/jobs")
 def enqueue(text: str = "hello") -> dict[str, str]:
-    """Hand a job to the worker container (the seed's Celery shape, without Celery)."""
+    """Hand a job to the worker container (elb-dashboard's Celery shape, without Celery)."""
     redis.Redis.from_url(settings.REDIS_URL).rpush(settings.QUEUE, text)
     return {"queued": text}
 

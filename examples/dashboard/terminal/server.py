@@ -1,4 +1,4 @@
-"""The terminal sidecar: a stand-in for the seed's web terminal, with its own health URL.
+"""The terminal sidecar: a stand-in for elb-dashboard's web terminal, with its own health URL.
 
 GET /health answers {"status": "ok"}: the api's readiness probes it (non-critical, so a
 down terminal degrades the dashboard without taking it out of service).
