@@ -111,14 +111,7 @@ def environment(root: Path, environ: Mapping[str, str]) -> dict[str, str]:
 
 def load(path: Path, environ: Mapping[str, str], extra: Extra | None = None) -> Config:
     """Read and validate the config file at `path` (`extra`: see the module docstring)."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"cannot read {path}: {exc}", hint="check the path and permissions"
-        ) from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}", hint="fix the syntax") from exc
+    raw = _read_toml(path)
     env = environment(path.parent, environ)
     return _build(_Reader(raw, env, path, _fallback(raw, env, extra)), path, env)
 
@@ -263,17 +256,21 @@ def _build(r: _Reader, path: Path, env: Mapping[str, str]) -> Config:
     )
 
 
-def load_state_settings(path: Path, environ: Mapping[str, str]) -> StateSettings:
-    """Only the `[state]` table of the config at `path` (for `history` and `lock`, which
-    must work from a checkout whose other tables they do not need)."""
+def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(
             f"cannot read {path}: {exc}", hint="check the path and permissions"
         ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}", hint="fix the syntax") from exc
+
+
+def load_state_settings(path: Path, environ: Mapping[str, str]) -> StateSettings:
+    """Only the `[state]` table of the config at `path` (for `history` and `lock`, which
+    must work from a checkout whose other tables they do not need)."""
+    raw = _read_toml(path)
     return _state(_Reader(raw, environment(path.parent, environ), path))
 
 

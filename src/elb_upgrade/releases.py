@@ -16,10 +16,8 @@ the app on this host), oldest first, trimmed to `[releases] keep = N` (default 1
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
-import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,12 +116,10 @@ def differences(release: AppState, running: AppState) -> list[str]:
 
 
 def deployer() -> str:
-    """`user@host` of this process, for the release record."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = str(os.getuid())
-    return f"{user}@{socket.gethostname()}"
+    """`user@host` of this process, for the release record (as the history's `who`)."""
+    from elb_upgrade.history.record import who
+
+    return who()
 
 
 def state_dir(environ: Mapping[str, str]) -> Path:

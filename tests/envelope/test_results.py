@@ -1,4 +1,4 @@
-"""Every result value of docs/architecture.md, each from a real CLI run against the fake platform."""
+"""Every result value of docs/architecture.md, each from a real CLI run on the fake platform."""
 
 from __future__ import annotations
 
