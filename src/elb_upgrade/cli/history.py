@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from elb_upgrade.cli.options import config_option, state_option
+
 COLUMNS = ("WHEN", "APP", "SCOPE", "RESULT", "ELAPSED", "EXIT", "TAG", "MESSAGE")
 MESSAGE_WIDTH = 60
 _COLOURS = {"success": "green", "rollback_success": "green", "rollback_failed": "red"}
@@ -60,18 +62,8 @@ def _complete_scope(_ctx: click.Context, _param: click.Parameter, incomplete: st
     "--verify", is_flag=True, help="Check the shared history's hash chain; name the first bad line."
 )
 @click.option("--flush", is_flag=True, help="Append the lines spooled while storage was away.")
-@click.option(
-    "--config",
-    "config_arg",
-    metavar="PATH",
-    help="Config whose [state] says where the history is (default: the nearest one).",
-)
-@click.option(
-    "--state",
-    type=click.Choice(["local", "azure-blob"]),
-    default=None,
-    help="Read this backend instead of the config's [state].",
-)
+@config_option("Config whose [state] says where the history is (default: the nearest one).")
+@state_option("Read this backend instead of the config's [state].")
 def history_command(
     limit: int,
     apps: tuple[str, ...],

@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from elb_upgrade.cli.options import config_option
+
 _CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
@@ -16,12 +18,7 @@ def lock_group() -> None:
 
 
 @lock_group.command("status", context_settings=_CONTEXT)
-@click.option(
-    "--config",
-    "config_arg",
-    metavar="PATH",
-    help="Config file (default: $ELB_UPGRADE_CONFIG or the nearest elb-upgrade.toml).",
-)
+@config_option()
 @click.option("--app", metavar="NAME", help="The app's name; no config file needed.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 def lock_status_command(config_arg: str | None, app: str | None, as_json: bool) -> int:
@@ -108,7 +105,7 @@ def describe_shared(view: Any) -> str:
 
 
 @lock_group.command("break", context_settings=_CONTEXT)
-@click.option("--config", "config_arg", metavar="PATH", help="Config file with the [state].")
+@config_option("Config file with the [state].")
 @click.option("--app", metavar="NAME", help="The app's name (default: the config's).")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before breaking it.")
 def lock_break_command(config_arg: str | None, app: str | None, yes: bool) -> int:

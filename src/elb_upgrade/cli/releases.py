@@ -8,16 +8,13 @@ from typing import Any
 
 import click
 
+from elb_upgrade.cli.options import config_option
+
 COLUMNS = ("REVISION", "TAG", "GIT", "DEPLOYED", "BY", "IMAGES")
 
 
 @click.command("releases", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--config",
-    "config_arg",
-    metavar="PATH",
-    help="Config file (default: $ELB_UPGRADE_CONFIG or the nearest elb-upgrade.toml).",
-)
+@config_option()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object with every kept release.")
 def releases_command(config_arg: str | None, as_json: bool) -> int:
     """Kept releases (digests, spec, commit, who, when): targets of `rollback --to`."""

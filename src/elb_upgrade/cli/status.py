@@ -7,14 +7,11 @@ from typing import Any
 
 import click
 
+from elb_upgrade.cli.options import config_option
+
 
 @click.command("status", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--config",
-    "config_arg",
-    metavar="PATH",
-    help="Config file (default: $ELB_UPGRADE_CONFIG or the nearest elb-upgrade.toml).",
-)
+@config_option()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 def status_command(config_arg: str | None, as_json: bool) -> int:
     """Running revision and images, readiness, lock, last run, snapshot (exit 1: not ready)."""

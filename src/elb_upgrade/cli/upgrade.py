@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from elb_upgrade.cli.complete import scope_items
+from elb_upgrade.cli.options import config_option, state_option
 
 _SECONDS = click.FloatRange(min=0, min_open=True)
 _WAIT = click.FloatRange(min=0)
@@ -62,18 +63,10 @@ def _complete_scope(_ctx: click.Context, _param: click.Parameter, incomplete: st
     metavar="S",
     help="Wait up to S seconds for another run's lock (0: fail at once).",
 )
-@click.option(
-    "--config",
-    "config_arg",
-    metavar="PATH",
-    help="Config file (default: $ELB_UPGRADE_CONFIG or the nearest elb-upgrade.toml).",
-)
-@click.option(
-    "--state",
-    type=click.Choice(["local", "azure-blob"]),
-    default=None,
-    help="Where the lock, snapshot and history live (default: [state] in the config); "
-    "`--state local` when shared storage is down.",
+@config_option()
+@state_option(
+    "Where the lock, snapshot and history live (default: [state] in the config); "
+    "`--state local` when shared storage is down."
 )
 @click.option(
     "--to",
