@@ -12,7 +12,9 @@ echo "==> ruff check"
 uv run --quiet ruff check .
 echo "==> mypy --strict src"
 uv run --quiet mypy
-echo "==> pytest"
-uv run --quiet pytest "$@"
+# The suite runs on several workers (pytest-xdist): most of its time is spent waiting on
+# containers, sockets and child processes, and every test owns its names, ports and files.
+echo "==> pytest (${ELB_TEST_WORKERS:=6} workers)"
+uv run --quiet pytest -n "$ELB_TEST_WORKERS" --dist worksteal "$@"
 echo "==> unit tests at the lowest versions pyproject.toml allows"
 "$ROOT/scripts/lowest.sh" -q

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from fakes.cli import Ran, command, popen_process, run_cli, run_process
 from fakes.platform import load_state, readiness_answer, update_state
 
 TESTS = Path(__file__).resolve().parent
@@ -130,31 +130,21 @@ class App:
         return env
 
     def command(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "elb_upgrade", *args]
+        return command(*args)
 
-    def run(
+    def run(self, *args: str, input: str | None = "", timeout: float = 60, **env: str) -> Ran:
+        """`elb-upgrade ARGS` in this process (fakes/cli.py puts everything back); a hang
+        is ended by pytest-timeout, so `timeout` only matters to `run_process`."""
+        return run_cli(args, cwd=self.root, env=self.env(**env), input=input)
+
+    def run_process(
         self, *args: str, input: str | None = "", timeout: float = 60, **env: str
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            self.command(*args),
-            cwd=self.root,
-            env=self.env(**env),
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        """`elb-upgrade ARGS` as its own process: for exit statuses, signals and locks."""
+        return run_process(args, cwd=self.root, env=self.env(**env), input=input, timeout=timeout)
 
     def popen(self, *args: str, **env: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            self.command(*args),
-            cwd=self.root,
-            env=self.env(**env),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        return popen_process(args, cwd=self.root, env=self.env(**env))
 
     def set(self, **changes: Any) -> None:
         update_state(self.state, **changes)

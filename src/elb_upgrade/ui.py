@@ -156,8 +156,14 @@ def _esc(text: str) -> str:
 
 
 def make_reporter(
-    environ: Mapping[str, str], out: TextIO = sys.stderr, answers: TextIO | None = sys.stdin
+    environ: Mapping[str, str], out: TextIO | None = None, answers: TextIO | None = None
 ) -> Reporter:
+    """A rich reporter on a terminal, plain timestamped lines otherwise.
+
+    `out` and `answers` default to the process's stderr and stdin as they are at the call
+    (not at import), so a caller that swapped the streams gets its own."""
+    out = sys.stderr if out is None else out
+    answers = sys.stdin if answers is None else answers
     if out.isatty() and environ.get("TERM") != "dumb":
         return RichReporter(out, answers, color="NO_COLOR" not in environ)
     return PlainReporter(out, answers)

@@ -17,6 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from fakes.cli import Ran, run_cli, run_process
+
 HERE = Path(__file__).resolve().parent
 GUIDE = HERE.parents[1] / "docs" / "operate" / "upgrade.md"
 _FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
@@ -110,16 +112,11 @@ class Env:
 
     def run(
         self, *args: str, cwd: Path | None = None, prefix: Sequence[str] = ()
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*prefix, sys.executable, "-m", "elb_upgrade", *args],
-            env=self.env,
-            cwd=cwd or self.root,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            stdin=subprocess.DEVNULL,
-        )
+    ) -> Ran | subprocess.CompletedProcess[str]:
+        """The CLI in this process; as its own process when `prefix` wraps it."""
+        if prefix:
+            return run_process(args, cwd=cwd or self.root, env=self.env, prefix=prefix, input="")
+        return run_cli(args, cwd=cwd or self.root, env=self.env, input=None)
 
     def shell(self, command: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -62,8 +62,11 @@ def free_port(taken: set[int]) -> int:
 
 
 def upstreams_in_use(client: Any) -> set[int]:
-    """Private ports recorded on every container of every app on this engine."""
-    found = client.containers.list(all=True, filters={"label": UPSTREAM_LABEL})
+    """Private ports recorded on every container of every app on this engine.
+
+    Other apps' runs create and remove containers meanwhile: one removed between the
+    engine's list and its inspect is skipped (`ignore_removed`), not a failed deploy."""
+    found = client.containers.list(all=True, filters={"label": UPSTREAM_LABEL}, ignore_removed=True)
     return {int(c.labels[UPSTREAM_LABEL].rpartition(":")[2]) for c in found}
 
 
@@ -91,7 +94,11 @@ def revision_number(revision: str) -> int:
 
 def app_containers(client: Any, app: str) -> list[Any]:
     """Every container of `app`, running or not."""
-    return list(client.containers.list(all=True, filters={"label": f"{APP_LABEL}={app}"}))
+    return list(
+        client.containers.list(
+            all=True, filters={"label": f"{APP_LABEL}={app}"}, ignore_removed=True
+        )
+    )
 
 
 def newest_revision(containers: Iterable[Any]) -> str:
