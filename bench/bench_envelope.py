@@ -64,7 +64,7 @@ def startup(rounds: int = 25) -> list[dict[str, Any]]:
 
 
 def lock_contention(runs: int = 20) -> list[dict[str, Any]]:
-    from appkit import make_app
+    from fakes.app import make_app
 
     with tempfile.TemporaryDirectory() as tmp:
         app = make_app(Path(tmp))

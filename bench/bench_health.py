@@ -52,7 +52,7 @@ def row(metric: str, value: float, target: str = "", ok: bool | None = None) -> 
 
 
 def run() -> list[Row]:
-    import services  # tests/services.py: real redis-server, hung peer
+    from fakes import services  # tests/fakes/services.py: real redis-server, hung peer
 
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk not found: run scripts/setup.sh (apt-get install wrk)")
@@ -260,7 +260,7 @@ def mean(results: list[dict[str, float]], key: str) -> float:
 @contextmanager
 def server(mode: str, env: dict[str, str], tmp: Path, app: Path | None = None) -> Iterator[str]:
     """Serve the bench app (or `app MODE PORT`) in a uvicorn subprocess; yield its base URL."""
-    import services
+    from fakes import services
 
     port = services.free_port()
     log = tmp / f"uvicorn-{mode}.log"

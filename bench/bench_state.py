@@ -35,7 +35,7 @@ from elb_upgrade.lock import Holder  # noqa: E402
 from elb_upgrade.state import chain  # noqa: E402
 from elb_upgrade.state.azure_blob import AzureBlobBackend  # noqa: E402
 from elb_upgrade.state.local import LocalBackend  # noqa: E402
-from services import AZURITE_ACCOUNT, AZURITE_KEY, azurite  # noqa: E402
+from fakes.services import AZURITE_ACCOUNT, AZURITE_KEY, azurite  # noqa: E402
 
 ROUNDS = 40
 LINES = 10_000

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The lower bounds in pyproject.toml are a tested claim: resolve the LOWEST version every
 # direct dependency allows (all extras), install them into .venv-lowest, and run the
-# tests that need no service (tests/unit and tests/health's pure parts) against them.
+# tests that need no service (tests/test_*.py, the fast CLI and the history package)
+# against them.
 # Called by scripts/test.sh (README command two, and so CI). Extra arguments go to pytest.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,4 +21,4 @@ else
 fi
 uv pip install --quiet --python "$VENV/bin/python" --no-deps -e .
 echo "    lowest: $(grep -cE '^[a-z]' "$REQS") packages, e.g. $(grep -E '^(click|rich|httpx|docker)==' "$REQS" | tr '\n' ' ')"
-"$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/unit tests/test_architecture.py "$@"
+"$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/test_*.py tests/cli/test_fast.py tests/history "$@"

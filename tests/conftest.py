@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-from appkit import App, app_fixture
+from fakes.app import App, app_fixture
+from fakes.sandbox import BIN, CONFIG, TESTS, Env, Readiness
 
 # A test's verdict may not depend on machine load (2 cores shared with other test runs):
 # no per-example deadline, and no health check that fails a test for being slow to
@@ -34,3 +38,53 @@ def restored_signals() -> Iterator[None]:
     yield
     for signum, handler in saved.items():
         signal.signal(signum, handler)
+
+
+# The operator commands' sandbox: its own history, snapshot and $HOME, the shop app's
+# config on the fake platform, and a readiness endpoint whose answer a test sets.
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Env:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ELB_UPGRADE_")}
+    home = tmp_path / "home"
+    home.mkdir()
+    env.update(
+        HOME=str(home),
+        NO_COLOR="1",
+        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(TESTS), env.get("PYTHONPATH")])),
+        ELB_UPGRADE_HISTORY=str(tmp_path / "history.jsonl"),
+        ELB_UPGRADE_SNAPSHOT=str(tmp_path / "snapshot.json"),
+        ELB_UPGRADE_STATE_DIR=str(tmp_path),
+        GIT_AUTHOR_NAME="op",
+        GIT_AUTHOR_EMAIL="op@example.invalid",
+        GIT_COMMITTER_NAME="op",
+        GIT_COMMITTER_EMAIL="op@example.invalid",
+    )
+    return Env(tmp_path, env)
+
+
+@pytest.fixture
+def readiness() -> Iterator[Readiness]:
+    server = Readiness()
+    thread = threading.Thread(target=server.server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()
+
+
+@pytest.fixture
+def shop(sandbox: Env, readiness: Readiness) -> Env:
+    """`sandbox` plus an app checkout (a git repo with elb-upgrade.toml) on the fake platform."""
+    checkout = sandbox.root / "shop"
+    checkout.mkdir()
+    (checkout / "elb-upgrade.toml").write_text(CONFIG)
+    (checkout / ".gitignore").write_text(".env.local\n")
+    for args in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-qm", "init"]):
+        subprocess.run(["git", "-C", str(checkout), *args], check=True, env=sandbox.env)
+    sandbox.env.update(
+        FAKE_STATE=str(sandbox.root / "fake-state.json"),
+        READINESS_URL=readiness.url,
+        ELB_UPGRADE_CONFIG=str(checkout / "elb-upgrade.toml"),
+    )
+    return sandbox

@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 import pytest
 import redis
 
-import services
 from elb_upgrade.health import ComponentResult, Probe
 from elb_upgrade.health.probe import ProbeRunner
+from fakes import services
 from health.healthkit import FakeClock
 
 IDENTITY_AND_CONFIG_ENV = (

@@ -22,7 +22,6 @@ import redis
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import services
 from elb_upgrade.health import (
     CachePolicy,
     ComponentResult,
@@ -36,6 +35,7 @@ from elb_upgrade.health import (
 )
 from elb_upgrade.health.probe import LARGE_TEXT
 from elb_upgrade.health.redact import MASK, MAX_SCAN, bound, redact_unbounded
+from fakes import services
 from health.healthkit import FakeClock
 from health.hostile_app import HOSTILE_SCRIPT
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-import services
+from fakes import services
 from health.hostile_app import DOWN_TTL
 
 APP = Path(__file__).with_name("hostile_app.py")

@@ -12,8 +12,8 @@ import pytest
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.identity import DefaultAzureCredential
 
-import services
 from elb_upgrade.health import ComponentResult, Probe, Readiness, azure_storage_probe
+from fakes import services
 from health.healthkit import FakeClock
 
 RunProbe = Callable[[Probe], ComponentResult]

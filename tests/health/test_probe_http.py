@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
-import services
 from elb_upgrade.health import ComponentResult, Probe, Readiness, http_probe, redis_probe
+from fakes import services
 
 RunProbe = Callable[[Probe], ComponentResult]
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-import services
 from elb_upgrade.health import ComponentResult, Probe, Readiness, health_router, redis_probe
+from fakes import services
 
 
 def test_ok_when_redis_answers_ping(

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-import services
 from elb_upgrade.health import ComponentResult, Probe, tcp_probe
 from elb_upgrade.health.probes.tcp import parse_address
+from fakes import services
 
 RunProbe = Callable[[Probe], ComponentResult]
 

@@ -8,7 +8,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-import services
 from elb_upgrade.health import (
     Probe,
     Readiness,
@@ -21,6 +20,7 @@ from elb_upgrade.health import (
 )
 from elb_upgrade.health.router import DetailsPolicy
 from elb_upgrade.readiness_body import parse
+from fakes import services
 
 READY_KEYS = ["status", "version", "revision", "components", "retryable", "retry_after_seconds"]
 

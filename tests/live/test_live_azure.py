@@ -5,7 +5,7 @@ it with `scripts/live-azure.sh`. Without ELB_LIVE_AZURE_* settings every test sk
 is nothing real to talk to. With them it deploys a tiny image to the named app, gates the
 new revision, rolls it back and writes what it saw (ETag header present or not, whether
 If-Match is honoured, the revision states seen, the error bodies) to the record file, so
-the open questions in tests/azure/README.md can be settled in minutes.
+the open questions in tests/platforms/azure/README.md can be settled in minutes.
 
     ELB_LIVE_AZURE_RESOURCE_GROUP   the app's resource group                 (required)
     ELB_LIVE_AZURE_APP              a Container App you may deploy to        (required)

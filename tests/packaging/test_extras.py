@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from appkit import GIT_ENV
+from fakes.app import GIT_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-"""Fixtures for the reliability suite (tests/appkit.py and tests/fakes/ do the heavy lifting)."""
+"""Fixtures for the reliability suite (tests/fakes/app.py and tests/fakes/ do the heavy lifting)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from appkit import App, make_app
+from fakes.app import App, make_app
 
 # A soak run repeats the race, crash and signal scenarios: ELB_RELIABILITY_REPEAT=10.
 REPEAT = max(1, int(os.environ.get("ELB_RELIABILITY_REPEAT", "1")))

@@ -18,9 +18,9 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from appkit import App
 from elb_upgrade import lock, snapshot
 from elb_upgrade.platforms.base import AppState, ContainerImage
+from fakes.app import App
 from fakes.platform import load_state, marks_path, readiness_answer, release_path
 
 V0 = {"api": "demo-api:v0", "worker": "demo-api:v0", "frontend": "demo-frontend:v0"}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from appkit import App
+from fakes.app import App
 from reliability.relkit import (
     V0,
     V1,

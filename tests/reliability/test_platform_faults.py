@@ -8,12 +8,12 @@ import time
 
 import pytest
 
-from appkit import App
 from elb_upgrade.explain import running_now
 from elb_upgrade.platforms.azure.manual import manual_restore_commands as azure_manual
 from elb_upgrade.platforms.base import AppState
 from elb_upgrade.platforms.docker.manual import manual_restore_commands as docker_manual
 from elb_upgrade.spec import AppSpec, ContainerSpec
+from fakes.app import App
 from reliability.relkit import V1, history_lines, lock_is_free, release, wait_mark
 
 BAD = {"api": "demo-api:bad", "worker": "demo-api:bad", "frontend": "demo-frontend:bad"}

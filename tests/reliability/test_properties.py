@@ -1,5 +1,5 @@
 """Property-based tests of the three parsers operators feed by hand: `.env`, the config and
-the history file. They add to the examples and properties in tests/unit."""
+the history file. They add to the examples and properties in tests/test_*.py."""
 
 from __future__ import annotations
 

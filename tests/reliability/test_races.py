@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from appkit import App
 from elb_upgrade.history import record as history
+from fakes.app import App
 from reliability.relkit import (
     V0,
     V1,

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from appkit import App
 from elb_upgrade.gate import GateSpec, Verdict, wait_ready
 from elb_upgrade.platforms.base import RevisionState, RevisionStatus
 from elb_upgrade.readiness_body import READ_CAP
 from elb_upgrade.readiness_fetch import FETCH_GRACE, http_fetch
+from fakes.app import App
 from reliability.relkit import (
     V1,
     Misbehaving,

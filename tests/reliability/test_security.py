@@ -18,10 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from appkit import App, make_app
 from elb_upgrade import lock
 from elb_upgrade.health import Probe, Readiness, health_router
 from elb_upgrade.ui import PlainReporter, RichReporter
+from fakes.app import App, make_app
 from reliability.relkit import (
     HOSTILE,
     V0,

@@ -10,10 +10,10 @@ import subprocess
 
 import pytest
 
-from appkit import App
 from elb_upgrade import run
 from elb_upgrade.run import Options
 from elb_upgrade.ui import PlainReporter
+from fakes.app import App
 from reliability.relkit import (
     V0,
     V1,

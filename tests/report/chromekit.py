@@ -28,7 +28,7 @@ from typing import Any
 from PIL import Image
 from websockets.sync.client import ClientConnection, connect
 
-from services import MissingService
+from fakes.services import MissingService
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = (

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from appkit import App
 from elb_upgrade.clock import iso_z, moment
+from fakes.app import App
 
 
 def test_a_successful_run_appends_its_summary(app: App, tmp_path: Path) -> None:

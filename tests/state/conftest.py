@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from services import AzuriteService, azurite
+from fakes.services import AzuriteService, azurite
 from state.statekit import new_container
 
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from appkit import App
-from services import AZURITE_ACCOUNT, AZURITE_KEY, HOST
+from fakes.app import App
+from fakes.services import AZURITE_ACCOUNT, AZURITE_KEY, HOST
 
 LEASE = 15  # Azure's (and Azurite's) shortest finite lease
 

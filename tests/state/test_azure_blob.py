@@ -16,7 +16,7 @@ from elb_upgrade.lock import Holder
 from elb_upgrade.state import spool
 from elb_upgrade.state.azure_blob import AzureBlobBackend
 from elb_upgrade.state.base import RunMeta, StateConflictError
-from services import AzuriteService
+from fakes.services import AzuriteService
 from state.statekit import LEASE, connection_string, entries, history_lines
 
 

@@ -4,7 +4,7 @@
 time: each made a revision, and they raced each other and other operators. Here every
 changed image goes into one PATCH of the template.
 
-Container Apps send no ETag and take no `If-Match` (tests/azure/README.md), so Azure
+Container Apps send no ETag and take no `If-Match` (tests/platforms/azure/README.md), so Azure
 cannot refuse a stale update for us. Protection is ours: the caller re-reads the app
 right before the PATCH and compares its `change_token` (systemData.lastModifiedAt,
 latestRevisionName and the template's containers) with what the plan showed, and after

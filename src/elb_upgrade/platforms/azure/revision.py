@@ -10,7 +10,7 @@ Anything else, including values no spec lists yet, is PENDING and the detail sho
 raw values, so an operator sees what Azure said.
 
 The real API returns running states the spec lacks (`ActivationFailed`,
-`RunningAtMaxScale`, `Activating`): see tests/azure/README.md.
+`RunningAtMaxScale`, `Activating`): see tests/platforms/azure/README.md.
 """
 
 from __future__ import annotations

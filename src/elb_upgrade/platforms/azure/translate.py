@@ -9,7 +9,7 @@
 Every call into the SDK runs inside `translate(Action(...))`, so the message can say what
 we were doing and which role that needs. A 4xx answer to a request means Azure refused
 it and changed nothing: that is a `RefusedError` (no rollback follows). Container Apps
-send no ETag and take no `If-Match` (tests/azure/README.md), so there is no 412 here.
+send no ETag and take no `If-Match` (tests/platforms/azure/README.md), so there is no 412 here.
 """
 
 from __future__ import annotations

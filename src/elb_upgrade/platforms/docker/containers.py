@@ -18,8 +18,11 @@ least one container, so that is always the revision the last deploy made.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+
+from elb_upgrade.errors import ConfigError
 
 APP_LABEL = "elb-upgrade.app"
 CONTAINER_LABEL = "elb-upgrade.container"
@@ -38,6 +41,10 @@ PORT_ENV = "PORT"  # how a ported container learns its private port
 # A container that crashes is restarted at most this often before docker gives up; a
 # revision whose container restarted this often has failed for good (no 180 s wait).
 MAX_RESTARTS = 2
+# A new container counts as started once it has run this long without a restart (docker
+# swarm's `--update-monitor` idea): a command that crashes a moment after it starts is then
+# caught by the gate, not after the run said success.
+DEFAULT_MONITOR_SECONDS = 3.0
 LOG_TAIL = 20
 
 
@@ -170,3 +177,44 @@ def hint_for(logs: str) -> str:
     if "address already in use" in logs.lower():
         return " (a port is in use: stop what listens on it, `ss -ltnp`, or change the port)"
     return ""
+
+
+def monitor_seconds(settings: Mapping[str, str]) -> float:
+    """`[platform] monitor_seconds = "3"` (or ELB_MONITOR_SECONDS): 0 trusts "running"."""
+    raw = settings.get("monitor_seconds") or settings.get("ELB_MONITOR_SECONDS") or ""
+    if not raw:
+        return DEFAULT_MONITOR_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 600:
+        raise ConfigError(
+            f"monitor_seconds must be a number of seconds from 0 to 600 (got {raw[:20]!r}); "
+            "nothing was changed",
+            hint='fix [platform] monitor_seconds in elb-upgrade.toml, e.g. monitor_seconds = "3"',
+        )
+    return value
+
+
+class Uptime:
+    """How long this process has seen each container running without a restart.
+
+    Measured on this process's monotonic clock, not from the engine's `StartedAt`, so a
+    remote engine's clock skew cannot make a container look settled."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._since: dict[str, tuple[int, float]] = {}
+
+    def settled(self, container: Any, seconds: float) -> bool:
+        """True once `container` has been running, with no new restart, for `seconds`."""
+        if container.status != "running":
+            self._since.pop(container.id, None)
+            return False
+        now, count = self._clock(), restarts(container)
+        first = self._since.get(container.id)
+        if first is None or first[0] != count:
+            self._since[container.id] = (count, now)
+            return seconds <= 0
+        return now - first[1] >= seconds

@@ -47,6 +47,11 @@ class DockerPlatform:
         self._client: Any = None
         self._stager: Stager | None = None
         self.ported = {c.name for c in app.containers if c.port}
+        self.uptime = ct.Uptime()
+
+    @property
+    def _monitor(self) -> float:
+        return ct.monitor_seconds(self.app.settings)
 
     @property
     def client(self) -> Any:
@@ -65,6 +70,7 @@ class DockerPlatform:
     def check(self) -> None:
         with translated("checking the Docker Engine"):
             self.client.ping()
+        ct.monitor_seconds(self.app.settings)  # a bad value is refused before any change
         if self.ported:
             drain_seconds(self.app.settings)
             with translated(f"checking the proxy of {self.app.name}"):
@@ -131,6 +137,7 @@ class DockerPlatform:
         """
         images = pinned(wanted)
         self._check_request(images)
+        ct.monitor_seconds(self.app.settings)  # refused before anything changes
         with translated(f"deploying {self.app.name}"):
             every = ct.app_containers(self.client, self.app.name)
             number = ct.revision_number(ct.newest_revision(every)) + 1
@@ -179,10 +186,13 @@ class DockerPlatform:
                 problem = self._problem(container, wanted)
                 if problem:
                     return RevisionStatus(RevisionState.FAILED, problem)
-                if container.status != "running":
+                if not self.uptime.settled(container, self._monitor):
                     pending.append(wanted.name)
         if pending:
-            return RevisionStatus(RevisionState.PENDING, f"starting: {', '.join(pending)}")
+            return RevisionStatus(
+                RevisionState.PENDING,
+                f"starting: {', '.join(pending)} (running {self._monitor:g}s without a restart)",
+            )
         return RevisionStatus(RevisionState.RUNNING)
 
     def _staged_status(self, deployment: Deployment) -> RevisionStatus:
@@ -193,7 +203,8 @@ class DockerPlatform:
             problem = self._problem(container, wanted)
             if problem:
                 return RevisionStatus(RevisionState.FAILED, problem)
-            if container.status != "running" or not ct.listening(ct.upstream(container)):
+            settled = self.uptime.settled(container, self._monitor)
+            if not settled or not ct.listening(ct.upstream(container)):
                 pending.append(f"{name} ({ct.upstream(container)})")
         if pending:
             return RevisionStatus(RevisionState.PENDING, f"not listening yet: {', '.join(pending)}")

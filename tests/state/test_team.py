@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import subprocess
 
-from appkit import App
+from fakes.app import App
 from fakes.platform import load_state
+from fakes.services import AzuriteService, TcpRelay, closed_port
 from reliability.relkit import release, wait_mark
-from services import AzuriteService, TcpRelay, closed_port
 from state.statekit import (
     container_url,
     entries,

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from appkit import App
+from fakes.app import App
 from reliability.relkit import wait_mark
 
 

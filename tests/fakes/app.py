@@ -16,7 +16,7 @@ from typing import Any
 from fakes.cli import Ran, command, popen_process, run_cli, run_process
 from fakes.platform import load_state, readiness_answer, update_state
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 
 CONFIG = """\
 [app]

@@ -11,9 +11,9 @@ import subprocess
 
 import pytest
 
-from appkit import App
 from elb_upgrade import run
 from elb_upgrade.ui import PlainReporter
+from fakes.app import App
 from fakes.clock import FakeClock
 from reliability.relkit import Watched, history_lines, lock_is_free, wait_mark
 

@@ -6,11 +6,11 @@ import datetime as dt
 import json
 
 import pytest
-from opsupport import KNOWN, Env, entry
 
 from elb_upgrade.clock import human
 from elb_upgrade.history.read import Filter, Scan
 from elb_upgrade.history.stats import percentile, summarise
+from fakes.sandbox import KNOWN, Env, entry
 
 NOW = dt.datetime(2026, 5, 5, 8, 2, 20, tzinfo=dt.UTC)  # one day after the last success ended
 

@@ -1,7 +1,7 @@
 """Exact releases on the fake platform: the per-app lock across snapshot paths, `--tag`
 reuse, the release history (`releases`, `[releases] keep`), `rollback --to` and
 idempotent rollbacks. The same behaviours against the real engine are in
-tests/docker/test_docker_releases.py."""
+tests/platforms/docker/test_docker_releases.py."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from appkit import App
 from elb_upgrade import lock
+from fakes.app import App
 from fakes.platform import marks_path, release_path
 from reliability.relkit import release, wait_mark
 

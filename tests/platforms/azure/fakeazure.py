@@ -1,6 +1,6 @@
 """One fake Azure subscription behind the HTTPS stand-in: what each path answers.
 
-Strict where Azure is known to be strict (tests/azure/README.md has the evidence and the
+Strict where Azure is known to be strict (tests/platforms/azure/README.md has the evidence and the
 open questions): only the api-versions the pinned SDKs send; bearer tokens must be for
 Resource Manager and unexpired; the registry's tokens carry the repository scope asked
 for; an update body is validated (unique container names, valid image references,
@@ -289,7 +289,7 @@ class FakeAzure(HttpsStandIn):
                 400,
                 "StandInUnknownBehaviour",
                 "the stand-in refuses If-Match: Container Apps have no ETag and how Azure "
-                "treats If-Match is unknown (tests/azure/README.md)",
+                "treats If-Match is unknown (tests/platforms/azure/README.md)",
             )
         if self.foreign_change is not None:
             change, self.foreign_change = self.foreign_change, None

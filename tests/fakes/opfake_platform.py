@@ -1,4 +1,4 @@
-"""A fake platform for the operator tests, loaded as `opfake_platform:FakePlatform`.
+"""A fake platform for the operator tests, loaded as `fakes.opfake_platform:FakePlatform`.
 
 Its whole state is one JSON file named by the `FAKE_STATE` setting, so a test arranges
 what "runs" and each CLI subprocess reads or changes it. `"down": true` makes every call

@@ -10,7 +10,7 @@ from types import ModuleType
 import pytest
 from hypothesis import HealthCheck, settings
 
-TESTS = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
 SLOW_OK = {HealthCheck.too_slow, HealthCheck.data_too_large}
 PROPERTY_FILES = sorted(
     p

@@ -6,12 +6,11 @@ import json
 import socket
 from pathlib import Path
 
-from opfake_platform import write_state
-from opsupport import Env, Readiness, entry, hold_lock, ready_body
-
 from elb_upgrade import snapshot
 from elb_upgrade.health.hints import hint_for
 from elb_upgrade.platforms.base import AppState, ContainerImage
+from fakes.opfake_platform import write_state
+from fakes.sandbox import Env, Readiness, entry, hold_lock, ready_body
 
 RUNNING = {
     "api": "shop-api:t3",
@@ -166,7 +165,7 @@ def test_a_missing_config_is_a_one_line_error(sandbox: Env) -> None:
 
 def test_an_unknown_platform_is_a_one_line_error(shop: Env, readiness: Readiness) -> None:
     config = Path(shop.env["ELB_UPGRADE_CONFIG"])
-    config.write_text(config.read_text().replace("opfake_platform:FakePlatform", "dokcer"))
+    config.write_text(config.read_text().replace("fakes.opfake_platform:FakePlatform", "dokcer"))
     done = shop.run("status")
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from appkit import GIT_ENV, App
+from fakes.app import GIT_ENV, App
 
 GIT = {**GIT_ENV, "PATH": "/usr/bin:/bin"}
 

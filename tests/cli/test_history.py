@@ -6,9 +6,8 @@ import datetime as dt
 import json
 import os
 
-from opsupport import Env, entry
-
 from elb_upgrade.history.record import KEYS
+from fakes.sandbox import Env, entry
 
 CORRUPT = ["not json at all", '{"foo": 1}', "[1, 2]", '{"ts":"2026-05-0', ""]
 

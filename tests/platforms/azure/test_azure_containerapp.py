@@ -78,7 +78,8 @@ def test_deploy_sends_one_unconditional_patch_with_every_changed_image(
     deployment = platform.deploy({"api": new_api, "worker": new_api, "frontend": new_front}, log)
 
     [patch] = azure.updates()
-    assert "if-match" not in patch.headers  # Container Apps take none (tests/azure/README.md)
+    # Container Apps take none (tests/platforms/azure/README.md)
+    assert "if-match" not in patch.headers
     # re-read immediately before the PATCH
     assert azure.requests[azure.requests.index(patch) - 1].path.endswith(f"/containerApps/{APP}")
     template = patch.json()["properties"]["template"]

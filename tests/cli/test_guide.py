@@ -11,24 +11,24 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from opfake_platform import write_state
-from opsupport import (
+
+from elb_upgrade.cli.upgrade import upgrade_command
+from elb_upgrade.health.hints import hint_for, known_error_classes
+from elb_upgrade.results import RECORDED as RESULTS
+from fakes.opfake_platform import write_state
+from fakes.sandbox import (
     BIN,
     DEMO,
     DEMO_HISTORY,
     GUIDE,
-    HERE,
     KNOWN,
+    TESTS,
     Env,
     Readiness,
     blocks,
     make_checkout,
     ready_body,
 )
-
-from elb_upgrade.cli.upgrade import upgrade_command
-from elb_upgrade.health.hints import hint_for, known_error_classes
-from elb_upgrade.results import RECORDED as RESULTS
 
 
 def commands() -> list[str]:
@@ -61,7 +61,7 @@ def guide_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Env, P
         HOME=str(root / "home"),
         NO_COLOR="1",
         PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
-        PYTHONPATH=str(HERE),
+        PYTHONPATH=str(TESTS),
         APP_NAME=DEMO,
         FAKE_STATE=str(root / "state.json"),
         READINESS_URL=ready.url,

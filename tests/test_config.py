@@ -9,7 +9,7 @@ import pytest
 from elb_upgrade import config
 from elb_upgrade.errors import ConfigError, ScopeError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "docs" / "elb-upgrade.example.toml"
 
 

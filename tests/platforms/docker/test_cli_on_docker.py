@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from opsupport import Env, blocks, ready_body
 
 from elb_upgrade import config, lock, snapshot
 from elb_upgrade.platforms.base import AppState, ContainerImage
 from elb_upgrade.platforms.docker import DockerPlatform
+from fakes.sandbox import Env, blocks, ready_body
 
 pytestmark = pytest.mark.docker
 BASE_IMAGE = "elb-base:bookworm"

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 PROXY_LABEL = "elb-upgrade.proxy-of"
 PROXY_STATE = Path("/var/lib/elb-upgrade/proxy")  # the default as root (tests run as root)
 BASE_IMAGE = "elb-base:bookworm"

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from appkit import App
+from fakes.app import App
 
 
 def test_twenty_concurrent_runs_exactly_one_proceeds(app: App) -> None:

@@ -21,11 +21,11 @@ from azurekit import StaticToken, settings_for
 from fakeazure import FakeAzure, digest_of, json_images
 from standin import APP, OLD_TAG
 
-from appkit import GIT_ENV
 from elb_upgrade import run
 from elb_upgrade.platforms.azure import session
 from elb_upgrade.run import Options
 from elb_upgrade.ui import PlainReporter
+from fakes.app import GIT_ENV
 from fakes.clock import FakeClock
 
 CONFIG = """\

@@ -19,8 +19,8 @@ from typing import Any
 
 from fakes.cli import Ran, run_cli, run_process
 
-HERE = Path(__file__).resolve().parent
-GUIDE = HERE.parents[1] / "docs" / "operate" / "upgrade.md"
+TESTS = Path(__file__).resolve().parents[1]
+GUIDE = TESTS.parent / "docs" / "operate" / "upgrade.md"
 _FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 
 
@@ -34,7 +34,7 @@ CONFIG = """\
 # The example app's shape (examples/dashboard) on the fake platform.
 [app]
 name = "${APP_NAME:-shop}"
-platform = "opfake_platform:FakePlatform"
+platform = "fakes.opfake_platform:FakePlatform"
 readiness_url = "${READINESS_URL}"
 main_container = "api"
 
@@ -239,7 +239,7 @@ DEMO_HISTORY = [
     entry("2026-05-23T03:22:48Z", "full", "success", 127, app=DEMO, head_sha="58cc179"),
 ]
 
-# A known history for exact statistics (tests/operator/test_operator_stats.py explains it).
+# A known history for exact statistics (tests/history/test_stats.py explains it).
 KNOWN = [
     entry("2026-05-01T10:00:00Z", "full", "success", 100),
     entry("2026-05-02T10:00:00Z", "api", "upgrade_failed_rolled_back", 200),  # outage starts

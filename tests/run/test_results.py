@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from appkit import App, make_app
 from elb_upgrade.history.record import KEYS
+from fakes.app import App, make_app
 
 
 def test_success_deploys_new_images_and_records_one_line(app: App) -> None:

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from opsupport import HOLDER, Env, hold_lock
+
+from fakes.sandbox import HOLDER, Env, hold_lock
 
 
 def _lock(sandbox: Env) -> Path:

@@ -1,0 +1,79 @@
+"""`platforms/docker/containers.py` without an engine: the crash monitor and its setting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from elb_upgrade.errors import ConfigError
+from elb_upgrade.platforms.docker.containers import (
+    DEFAULT_MONITOR_SECONDS,
+    Uptime,
+    monitor_seconds,
+)
+from fakes.clock import FakeClock
+
+
+@dataclass
+class Container:
+    """The fields of a docker SDK container that the monitor reads."""
+
+    id: str = "c1"
+    status: str = "running"
+    attrs: dict[str, Any] = field(default_factory=lambda: {"RestartCount": 0, "State": {}})
+
+    def restart(self) -> None:
+        self.attrs["RestartCount"] += 1
+
+
+def test_a_container_is_settled_only_after_running_the_monitor_time() -> None:
+    clock = FakeClock()
+    uptime, box = Uptime(clock.monotonic), Container()
+    assert not uptime.settled(box, 3)
+    clock.sleep(2.9)
+    assert not uptime.settled(box, 3)
+    clock.sleep(0.1)
+    assert uptime.settled(box, 3)
+
+
+def test_a_restart_or_a_stop_starts_the_watch_again() -> None:
+    clock = FakeClock()
+    uptime, box = Uptime(clock.monotonic), Container()
+    uptime.settled(box, 3)
+    clock.sleep(2)
+    box.restart()
+    assert not uptime.settled(box, 3)
+    clock.sleep(2)
+    assert not uptime.settled(box, 3)  # 2 s since the restart
+    box.status = "restarting"
+    assert not uptime.settled(box, 0)
+    box.status = "running"
+    clock.sleep(5)
+    assert not uptime.settled(box, 3)  # the watch began again when it ran again
+    clock.sleep(3)
+    assert uptime.settled(box, 3)
+
+
+def test_zero_trusts_running_at_once() -> None:
+    uptime = Uptime(FakeClock().monotonic)
+    assert uptime.settled(Container(), 0)
+    assert not uptime.settled(Container(id="c2", status="created"), 0)
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [({}, DEFAULT_MONITOR_SECONDS), ({"monitor_seconds": "0"}, 0.0),
+     ({"ELB_MONITOR_SECONDS": "7.5"}, 7.5)],
+)  # fmt: skip
+def test_monitor_seconds_setting(settings: dict[str, str], expected: float) -> None:
+    assert monitor_seconds(settings) == expected
+
+
+@pytest.mark.parametrize("raw", ["soon", "-1", "601", "nan", "inf"])
+def test_a_bad_monitor_seconds_is_a_config_error_naming_the_fix(raw: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        monitor_seconds({"monitor_seconds": raw})
+    assert "nothing was changed" in caught.value.message
+    assert "monitor_seconds" in (caught.value.hint or "")
