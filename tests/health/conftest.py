@@ -20,7 +20,7 @@ import redis
 from elb_upgrade.health import ComponentResult, Probe
 from elb_upgrade.health.probe import ProbeRunner
 from fakes import services
-from health.healthkit import FakeClock
+from fakes.clock import FakeClock
 
 IDENTITY_AND_CONFIG_ENV = (
     "REDIS_URL",

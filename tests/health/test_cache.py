@@ -11,7 +11,7 @@ import logging
 import pytest
 
 from elb_upgrade.health import CachePolicy, ComponentResult, ProbeCache, down, ok, skipped
-from health.healthkit import FakeClock
+from fakes.clock import FakeClock
 
 
 class Counting:

@@ -36,7 +36,7 @@ from elb_upgrade.health import (
 from elb_upgrade.health.probe import LARGE_TEXT
 from elb_upgrade.health.redact import MASK, MAX_SCAN, bound, redact_unbounded
 from fakes import services
-from health.healthkit import FakeClock
+from fakes.clock import FakeClock
 from health.hostile_app import HOSTILE_SCRIPT
 
 RunProbe = Callable[[Probe], ComponentResult]

@@ -14,7 +14,7 @@ from azure.identity import DefaultAzureCredential
 
 from elb_upgrade.health import ComponentResult, Probe, Readiness, azure_storage_probe
 from fakes import services
-from health.healthkit import FakeClock
+from fakes.clock import FakeClock
 
 RunProbe = Callable[[Probe], ComponentResult]
 WRONG_KEY = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXk="

@@ -17,7 +17,7 @@ from elb_upgrade.health import (
     probe,
     skipped,
 )
-from health.healthkit import FakeClock
+from fakes.clock import FakeClock
 
 
 def check(readiness: Readiness) -> tuple[int, dict[str, dict[str, object]]]:

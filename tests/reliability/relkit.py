@@ -1,10 +1,9 @@
 """Helpers for the reliability suite: runs watched from outside, pause points, a misbehaving
-readiness server and a clock whose sleeps cost nothing while real time still bounds I/O."""
+readiness server (the clock whose sleeps cost nothing is fakes/clock.py's `real=True`)."""
 
 from __future__ import annotations
 
 import codecs
-import datetime as dt
 import json
 import os
 import socket
@@ -130,28 +129,6 @@ class Watched:
 
 
 # -- time ------------------------------------------------------------------------------
-
-
-class SkipClock:
-    """Real monotonic time, but `sleep` jumps ahead instead of waiting.
-
-    The gate's deadline is met by skipped sleeps, while a fetch that hangs still costs its
-    real time: the elapsed wall time of a test measures exactly what I/O cost.
-    """
-
-    def __init__(self) -> None:
-        self.skipped = 0.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return time.monotonic() + self.skipped
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.skipped += max(0.0, seconds)
-
-    def utcnow(self) -> dt.datetime:
-        return dt.datetime.now(dt.UTC)
 
 
 # -- a readiness server that misbehaves on purpose ---------------------------------------

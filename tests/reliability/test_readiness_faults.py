@@ -14,10 +14,10 @@ from elb_upgrade.platforms.base import RevisionState, RevisionStatus
 from elb_upgrade.readiness_body import READ_CAP
 from elb_upgrade.readiness_fetch import FETCH_GRACE, http_fetch
 from fakes.app import App
+from fakes.clock import FakeClock
 from reliability.relkit import (
     V1,
     Misbehaving,
-    SkipClock,
     history_lines,
     misbehaving,
     point_readiness_at,
@@ -42,7 +42,10 @@ def gate(server: Misbehaving, mode: str, expected: str | None = "app--2") -> tup
     started = time.monotonic()
     try:
         verdict = wait_ready(
-            GateSpec(server.url, expected, TIMEOUT, 5), lambda: RUNNING, fetch, SkipClock()
+            GateSpec(server.url, expected, TIMEOUT, 5),
+            lambda: RUNNING,
+            fetch,
+            FakeClock(0.0, real=True),
         )
     finally:
         close()
