@@ -37,3 +37,24 @@ def test_nothing_cites_documents_outside_the_repo() -> None:
     readme = (ROOT / "README.md").read_text()
     found += ["README.md"] * bool(pattern.search(readme))
     assert found == []
+
+
+OWN_FOLDERS = {"fakes", "reliability", "packaging", "live"}
+
+
+def test_tests_mirror_src() -> None:
+    """Every folder of tests/ is a package of src/elb_upgrade/ or one the doc names."""
+    tests = ROOT / "tests"
+    packages = {p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*") if p.is_dir()}
+    modules = {m.removesuffix(".py") for m in actual_modules()}
+    folders = {
+        p.relative_to(tests).as_posix()
+        for p in tests.rglob("*")
+        if p.is_dir() and any(p.glob("test_*.py"))
+    }
+    strays = {
+        f for f in folders if f.split("/")[0] not in OWN_FOLDERS and f not in packages | modules
+    }
+    assert strays == set(), f"move these under a src/ path or name them in the doc: {strays}"
+    table = DOC.read_text().split("## Tests", 1)[1]
+    assert set(re.findall(r"^\| `(\w+)/` \|", table, flags=re.M)) == OWN_FOLDERS
