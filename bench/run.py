@@ -35,8 +35,11 @@ def main(argv: list[str]) -> int:
     for path in sorted(HERE.glob("bench_*.py")):
         if words and not any(w in path.stem for w in words):
             continue
+        module = _load(path)
+        if getattr(module, "EXPLICIT", False) and not words:
+            continue  # a long one (the whole suite, N times): only when named
         print(f"running {path.stem} …", file=sys.stderr, flush=True)
-        rows.extend(_load(path).run())
+        rows.extend(module.run())
     width = max((len(str(r["benchmark"])) for r in rows), default=10)
     print(f"{'benchmark':<{width}}  {'metric':<34} {'value':>12}  {'target':<14} ok")
     for r in rows:
