@@ -20,7 +20,6 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from elb_upgrade.errors import (
-    ConfigError,
     PlatformError,
     PlatformUnavailable,
     PreflightError,
@@ -38,20 +37,7 @@ DEFAULT_DRAIN_SECONDS = 10.0
 
 def drain_seconds(settings: Mapping[str, str]) -> float:
     """`[platform] drain_seconds = "10"` (or the environment); 0 switches without waiting."""
-    raw = settings.get("drain_seconds") or settings.get("ELB_DRAIN_SECONDS") or ""
-    if not raw:
-        return DEFAULT_DRAIN_SECONDS
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 3600:
-        raise ConfigError(
-            f"drain_seconds must be a number of seconds from 0 to 3600 (got {raw[:20]!r}); "
-            "nothing was changed",
-            hint='fix [platform] drain_seconds in elb-upgrade.toml, e.g. drain_seconds = "10"',
-        )
-    return value
+    return ct.seconds_setting(settings, "drain_seconds", DEFAULT_DRAIN_SECONDS, 3600)
 
 
 class Stager:

@@ -179,22 +179,28 @@ def hint_for(logs: str) -> str:
     return ""
 
 
-def monitor_seconds(settings: Mapping[str, str]) -> float:
-    """`[platform] monitor_seconds = "3"` (or ELB_MONITOR_SECONDS): 0 trusts "running"."""
-    raw = settings.get("monitor_seconds") or settings.get("ELB_MONITOR_SECONDS") or ""
+def seconds_setting(settings: Mapping[str, str], key: str, default: float, most: float) -> float:
+    """`[platform] <key> = "N"` (or `ELB_<KEY>` in the environment), from 0 to `most`."""
+    raw = settings.get(key) or settings.get(f"ELB_{key.upper()}") or ""
     if not raw:
-        return DEFAULT_MONITOR_SECONDS
+        return default
     try:
         value = float(raw)
     except ValueError:
         value = -1.0
-    if not 0 <= value <= 600:
+    if not 0 <= value <= most:
         raise ConfigError(
-            f"monitor_seconds must be a number of seconds from 0 to 600 (got {raw[:20]!r}); "
+            f"{key} must be a number of seconds from 0 to {most:g} (got {raw[:20]!r}); "
             "nothing was changed",
-            hint='fix [platform] monitor_seconds in elb-upgrade.toml, e.g. monitor_seconds = "3"',
+            hint=f'fix [platform] {key} in elb-upgrade.toml, e.g. {key} = "{default:g}"',
         )
     return value
+
+
+def monitor_seconds(settings: Mapping[str, str]) -> float:
+    """How long a new container must run without a restart to count as started; 0 trusts
+    "running" at once."""
+    return seconds_setting(settings, "monitor_seconds", DEFAULT_MONITOR_SECONDS, 600)
 
 
 class Uptime:
