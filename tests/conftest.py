@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +11,10 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from fakes.app import App, app_fixture
-from fakes.sandbox import BIN, CONFIG, TESTS, Env, Readiness
+from fakes.git import commit_all, git
+from fakes.platform import MEMORY
+from fakes.readiness import ReadinessServer
+from fakes.sandbox import BIN, CONFIG, TESTS, Env
 
 # A test's verdict may not depend on machine load (2 cores shared with other test runs):
 # no per-example deadline, and no health check that fails a test for being slow to
@@ -64,26 +65,25 @@ def sandbox(tmp_path: Path) -> Env:
 
 
 @pytest.fixture
-def readiness() -> Iterator[Readiness]:
-    server = Readiness()
-    thread = threading.Thread(target=server.server.serve_forever, daemon=True)
-    thread.start()
+def readiness() -> Iterator[ReadinessServer]:
+    server = ReadinessServer()
     yield server
-    server.server.shutdown()
-    server.server.server_close()
+    server.close()
 
 
 @pytest.fixture
-def shop(sandbox: Env, readiness: Readiness) -> Env:
-    """`sandbox` plus an app checkout (a git repo with elb-upgrade.toml) on the fake platform."""
+def shop(sandbox: Env, readiness: ReadinessServer) -> Env:
+    """`sandbox` plus an app checkout (a git repo with elb-upgrade.toml) on the fake platform.
+
+    The platform's state is in memory (`FAKE_STATE` names it): `shop.run` is in process."""
     checkout = sandbox.root / "shop"
     checkout.mkdir()
     (checkout / "elb-upgrade.toml").write_text(CONFIG)
     (checkout / ".gitignore").write_text(".env.local\n")
-    for args in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-qm", "init"]):
-        subprocess.run(["git", "-C", str(checkout), *args], check=True, env=sandbox.env)
+    git(checkout, "init", "-q", "-b", "main", env=sandbox.env)
+    commit_all(checkout, "init", env=sandbox.env)
     sandbox.env.update(
-        FAKE_STATE=str(sandbox.root / "fake-state.json"),
+        FAKE_STATE=f"{MEMORY}{sandbox.root}",
         READINESS_URL=readiness.url,
         ELB_UPGRADE_CONFIG=str(checkout / "elb-upgrade.toml"),
     )

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,9 @@ import pytest
 from elb_upgrade.cli.upgrade import upgrade_command
 from elb_upgrade.health.hints import hint_for, known_error_classes
 from elb_upgrade.results import RECORDED as RESULTS
-from fakes.opfake_platform import write_state
+from fakes.git import git
+from fakes.platform import load_state, readiness_answer, write_state
+from fakes.readiness import ReadinessServer
 from fakes.sandbox import (
     BIN,
     DEMO,
@@ -24,10 +25,8 @@ from fakes.sandbox import (
     KNOWN,
     TESTS,
     Env,
-    Readiness,
     blocks,
     make_checkout,
-    ready_body,
 )
 
 
@@ -52,9 +51,8 @@ def section(title: str) -> str:
 def guide_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Env, Path]]:
     """The example app's checkout on the fake platform, running and ready, with history."""
     root = tmp_path_factory.mktemp("guide")
-    ready = Readiness()
-    thread = threading.Thread(target=ready.server.serve_forever, daemon=True)
-    thread.start()
+    state = root / "state.json"  # a file: the guide's commands run in bash
+    ready = ReadinessServer(lambda: readiness_answer(load_state(state)))
     env = {k: v for k, v in os.environ.items() if not k.startswith("ELB_UPGRADE_")}
     (root / "home").mkdir()
     env.update(
@@ -63,7 +61,7 @@ def guide_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Env, P
         PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
         PYTHONPATH=str(TESTS),
         APP_NAME=DEMO,
-        FAKE_STATE=str(root / "state.json"),
+        FAKE_STATE=str(state),
         READINESS_URL=ready.url,
         ELB_UPGRADE_SNAPSHOT=str(root / "snapshot.json"),
         ELB_UPGRADE_STATE_DIR=str(root),
@@ -77,18 +75,14 @@ def guide_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Env, P
     # `rollback --to <an early revision>` finds it however many commands come before.
     with (checkout / "elb-upgrade.toml").open("a") as config:
         config.write("\n[releases]\nkeep = 100\n")
-    subprocess.run(["git", "commit", "-qam", "keep every release"], cwd=checkout, env=env,
-                   check=True)  # fmt: skip
+    git(checkout, "commit", "-qam", "keep every release", env=env)
     (root / "home" / ".elb-upgrade-history.jsonl").write_text("\n".join(DEMO_HISTORY) + "\n")
     tag = "20260523032248-58cc179"
     images = {c: f"{DEMO}-{'api' if c == 'worker' else c}:{tag}" for c in
               ("api", "worker", "frontend", "terminal")}  # fmt: skip
-    write_state(root / "state.json", f"{DEMO}--9", images)
-    components = {"redis": {"status": "ok"}, "azure_storage": {"status": "ok"}}
-    ready.set(200, ready_body(f"{DEMO}--9", **components))
+    write_state(state, f"{DEMO}--9", images)  # ready: redis and azure_storage ok
     yield Env(root, env), checkout
-    ready.server.shutdown()
-    ready.server.server_close()
+    ready.close()
 
 
 def test_every_console_command_of_the_guide_runs_in_order(guide_env: tuple[Env, Path]) -> None:

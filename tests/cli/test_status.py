@@ -9,8 +9,9 @@ from pathlib import Path
 from elb_upgrade import snapshot
 from elb_upgrade.health.hints import hint_for
 from elb_upgrade.platforms.base import AppState, ContainerImage
-from fakes.opfake_platform import write_state
-from fakes.sandbox import Env, Readiness, entry, hold_lock, ready_body
+from fakes.platform import write_state
+from fakes.readiness import ReadinessServer as Readiness
+from fakes.sandbox import Env, entry, hold_lock, ready_body
 
 RUNNING = {
     "api": "shop-api:t3",
@@ -21,7 +22,7 @@ RUNNING = {
 
 
 def _arrange(shop: Env, readiness: Readiness, snapshot_images: dict[str, str] | None) -> None:
-    write_state(Path(shop.env["FAKE_STATE"]), "shop--3", RUNNING)
+    write_state(shop.env["FAKE_STATE"], "shop--3", RUNNING)
     readiness.set(200, ready_body("shop--3", redis={"status": "ok"}))
     shop.write_history(
         [
@@ -122,7 +123,7 @@ def test_no_snapshot_and_no_history_say_so(shop: Env, readiness: Readiness) -> N
 
 def test_an_unreachable_platform_is_one_line_and_exit_1(shop: Env, readiness: Readiness) -> None:
     _arrange(shop, readiness, RUNNING)
-    write_state(Path(shop.env["FAKE_STATE"]), "", {}, down=True)
+    write_state(shop.env["FAKE_STATE"], "", {}, down=True)
     done = shop.run("status")
     assert done.returncode == 1
     lines = done.stdout.splitlines()
@@ -165,7 +166,7 @@ def test_a_missing_config_is_a_one_line_error(sandbox: Env) -> None:
 
 def test_an_unknown_platform_is_a_one_line_error(shop: Env, readiness: Readiness) -> None:
     config = Path(shop.env["ELB_UPGRADE_CONFIG"])
-    config.write_text(config.read_text().replace("fakes.opfake_platform:FakePlatform", "dokcer"))
+    config.write_text(config.read_text().replace("fakes.platform:FakePlatform", "dokcer"))
     done = shop.run("status")
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == (

@@ -6,15 +6,17 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from fakes.cli import Ran, command, popen_process, run_cli, run_process
+from fakes.git import GIT_ENV, commit_all, git
 from fakes.platform import load_state, readiness_answer, update_state
+from fakes.readiness import ReadinessServer
+
+__all__ = ["GIT_ENV", "App", "ReadinessServer", "app_fixture", "make_app"]
 
 TESTS = Path(__file__).resolve().parents[1]
 
@@ -54,51 +56,6 @@ beat = "api"
 [platform]
 FAKE_STATE = "{state}"
 """
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Test",
-    "GIT_AUTHOR_EMAIL": "test@example.invalid",
-    "GIT_COMMITTER_NAME": "Test",
-    "GIT_COMMITTER_EMAIL": "test@example.invalid",
-}
-
-
-class ReadinessServer:
-    """The fake app's readiness endpoint: answers from the fake platform's state file.
-
-    `mode` overrides it: "hang" never answers, "garbage" answers non-JSON 200... tests
-    set it directly."""
-
-    def __init__(self, state: Path) -> None:
-        self.state = state
-        self.mode = "state"
-        self.hits = 0
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                server.hits += 1
-                status, body = readiness_answer(load_state(server.state))
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/api/health/ready"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
 
 @dataclass
 class App:
@@ -158,25 +115,17 @@ class App:
         return [json.loads(line) for line in self.history.read_text().splitlines()]
 
     def git(self, *args: str) -> str:
-        done = subprocess.run(
-            ["git", "-C", str(self.root), *args],
-            env={**os.environ, **GIT_ENV},
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return done.stdout.strip()
+        return git(self.root, *args)
 
     def commit(self, message: str = "change") -> None:
-        self.git("add", "-A")
-        self.git("commit", "-qm", message)
+        commit_all(self.root, message)
 
 
 def make_app(tmp: Path, name: str = "demo", running: Mapping[str, str] | None = None) -> App:
     """A committed checkout whose fake platform already runs `running` (default: v1)."""
     root, state = tmp / "checkout", tmp / "fake-state.json"
     root.mkdir()
-    server = ReadinessServer(state)
+    server = ReadinessServer(lambda: readiness_answer(load_state(state)))
     (root / "elb-upgrade.toml").write_text(CONFIG.format(name=name, url=server.url, state=state))
     for folder in ("api", "frontend"):
         (root / folder).mkdir()

@@ -1,9 +1,11 @@
-"""A fake platform whose whole state is one JSON file, so CLI subprocesses share it.
+"""The tests' one fake platform, loaded as `platform = "fakes.platform:FakePlatform"`.
 
-Loaded by the CLI as `platform = "fakes.platform:FakePlatform"` (tests/ is on
-PYTHONPATH); the state file comes from the `FAKE_STATE` setting. Tests steer it by
-editing the file: make builds fail, deploys fail at a container, images crash, the
-platform vanish, or builds and reads slow enough to hold the lock a while.
+Its whole state is one JSON-able dict in a store named by the `FAKE_STATE` setting:
+`memory:<name>` is a process-global in-memory store (for runs of the CLI in the test's
+own process), any other value the path of a JSON file (for a CLI subprocess, or bash,
+that shares the state with the test). Tests steer it by changing the state
+(`update_state`, `write_state`): make builds fail, deploys fail at a container, images
+crash, the platform vanish, or builds and reads slow enough to hold the lock a while.
 
 Knobs for fault tests (all off by default):
 - `pause`: point → seconds. At that point the run writes the point's name as a line to
@@ -25,6 +27,9 @@ Knobs for fault tests (all off by default):
   inheritable descriptor (close_fds=False), like a careless build tool; its pid is in
   `<state>.child`.
 - `fail_build` may be a string: the BuildError's message.
+- `down`: every call fails as an unreachable engine would (PlatformUnavailable).
+In a memory store the marks and releases live in the store instead of files
+(`MemoryStore.marks`, `MemoryStore.release(point)`).
 
 Images: a build registers its reference in `digests` (reference → a new `sha256:…` each
 build); `retag` points a reference at another digest, as `docker tag` does. A deploy
@@ -38,10 +43,11 @@ import hashlib
 import json
 import os
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, ClassVar, Protocol, TextIO
 
 from elb_upgrade.errors import (
     BuildError,
@@ -88,27 +94,140 @@ DEFAULTS: dict[str, Any] = {
     "spawn_in_build": False,
     "digests": {},
     "running": {},
+    "down": False,
 }
 
-
-def load_state(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        data = {}
-    return {**DEFAULTS, **data}
+MEMORY = "memory:"
 
 
-def save_state(path: Path, state: Mapping[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(state))
-    os.replace(tmp, path)
+class Store(Protocol):
+    """Where the fake platform's state lives, and where its pause marks go."""
+
+    def read(self) -> dict[str, Any]: ...
+
+    def write(self, state: Mapping[str, Any]) -> None: ...
+
+    def mark(self, point: str) -> None: ...
+
+    def released(self, point: str) -> bool: ...
+
+    def note_child(self, pid: int) -> None: ...
 
 
-def update_state(path: Path, **changes: Any) -> dict[str, Any]:
-    state = load_state(path)
+class FileStore:
+    """The state as a JSON file, shared with CLI subprocesses; marks and releases are
+    files beside it (`marks_path`, `release_path`)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self) -> dict[str, Any]:
+        try:
+            data: dict[str, Any] = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            data = {}
+        return data
+
+    def write(self, state: Mapping[str, Any]) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(state))
+        os.replace(tmp, self.path)
+
+    def mark(self, point: str) -> None:
+        with marks_path(self.path).open("a") as marks:
+            marks.write(point + "\n")
+
+    def released(self, point: str) -> bool:
+        return release_path(self.path, point).exists()
+
+    def note_child(self, pid: int) -> None:
+        self.path.with_name(self.path.name + ".child").write_text(str(pid))
+
+
+class MemoryStore:
+    """The state in this process only (`memory:<name>`): one per name, for the process's
+    life. Reads and writes go through JSON, as the file's do, so nothing is shared by
+    reference."""
+
+    _registry: ClassVar[dict[str, MemoryStore]] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.data = "{}"
+        self.marks: list[str] = []
+        self.releases: set[str] = set()
+        self.child: int | None = None
+
+    @classmethod
+    def named(cls, name: str) -> MemoryStore:
+        with cls._lock:
+            return cls._registry.setdefault(name, cls(name))
+
+    def read(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.data)
+        return data
+
+    def write(self, state: Mapping[str, Any]) -> None:
+        self.data = json.dumps(state)
+
+    def mark(self, point: str) -> None:
+        self.marks.append(point)
+
+    def released(self, point: str) -> bool:
+        return point in self.releases
+
+    def release(self, point: str) -> None:
+        self.releases.add(point)
+
+    def note_child(self, pid: int) -> None:
+        self.child = pid
+
+
+def open_store(where: str | Path) -> FileStore | MemoryStore:
+    """`memory:<name>` → that in-memory store; anything else → the JSON file at that path."""
+    if isinstance(where, str) and where.startswith(MEMORY):
+        return MemoryStore.named(where[len(MEMORY) :])
+    return FileStore(Path(where))
+
+
+def load_state(where: str | Path) -> dict[str, Any]:
+    return {**DEFAULTS, **open_store(where).read()}
+
+
+def save_state(where: str | Path, state: Mapping[str, Any]) -> None:
+    open_store(where).write(state)
+
+
+def update_state(where: str | Path, **changes: Any) -> dict[str, Any]:
+    state = load_state(where)
     state.update(changes)
-    save_state(path, state)
+    save_state(where, state)
+    return state
+
+
+def write_state(
+    where: str | Path,
+    revision: str,
+    images: Mapping[str, str],
+    down: bool = False,
+    built: Iterable[str] = (),
+) -> dict[str, Any]:
+    """Arrange what runs: `revision` with `images` (container → image), every image in
+    `built` known to the registry, the next deploy numbered after `revision`; with `down`
+    every call fails as an unreachable engine would. Other knobs keep their values."""
+    refs = list(built)
+    state = load_state(where)
+    number = revision.rpartition("--")[2]
+    state.update(
+        revision=revision,
+        images=dict(images),
+        n=int(number) if number.isdigit() else 0,
+        down=down,
+        built=[*state["built"], *refs],
+        digests={**state["digests"], **{ref: _digest(ref, 0) for ref in refs}},
+    )
+    save_state(where, state)
     return state
 
 
@@ -125,22 +244,29 @@ class FakePlatform:
 
     def __init__(self, app: AppSpec) -> None:
         self.app = app
-        self.path = Path(app.settings["FAKE_STATE"])
-        if "snapshot" in self._state()["pause"]:
+        self.store = open_store(app.settings["FAKE_STATE"])
+        if "snapshot" in self._load()["pause"]:
             _pause_snapshot_writes(lambda: self._pause("snapshot"))
 
+    def _load(self) -> dict[str, Any]:
+        return {**DEFAULTS, **self.store.read()}
+
     def _state(self) -> dict[str, Any]:
-        return load_state(self.path)
+        state = self._load()
+        if state["down"]:
+            raise PlatformUnavailable("the fake engine is down", hint="start the fake engine")
+        return state
+
+    def _save(self, state: Mapping[str, Any]) -> None:
+        self.store.write(state)
 
     def _pause(self, point: str) -> None:
         seconds = self._state()["pause"].get(point)
         if not seconds:
             return
-        with marks_path(self.path).open("a") as marks:
-            marks.write(point + "\n")
-        release = release_path(self.path, point)
+        self.store.mark(point)
         deadline = time.monotonic() + float(seconds)
-        while time.monotonic() < deadline and not release.exists():
+        while time.monotonic() < deadline and not self.store.released(point):
             time.sleep(0.01)
 
     def check(self) -> None:
@@ -191,7 +317,7 @@ class FakePlatform:
                 close_fds=False,  # what a careless build tool does: inherit everything
                 start_new_session=True,
             )
-            self.path.with_name(self.path.name + ".child").write_text(str(child.pid))
+            self.store.note_child(child.pid)
         self._pause("build")
         if state["fail_build"]:
             message = state["fail_build"]
@@ -203,11 +329,9 @@ class FakePlatform:
         if ref in state["digests"]:
             raise AssertionError(f"build would replace the existing tag {ref}")
         state["built"].append(ref)
-        state["digests"][ref] = (
-            "sha256:" + hashlib.sha256(f"{ref}#{len(state['built'])}".encode()).hexdigest()
-        )
+        state["digests"][ref] = _digest(ref, len(state["built"]))
         state.setdefault("shas", {})[ref] = git_sha
-        save_state(self.path, state)
+        self._save(state)
         log(f"built {ref}")
         return ref
 
@@ -228,7 +352,7 @@ class FakePlatform:
         state = self._state()
         state["deploy_calls"] += 1
         call = state["deploy_calls"]
-        save_state(self.path, state)
+        self._save(state)
         if state["unavailable"]:
             raise PlatformError("fake engine went away during deploy", hint="start it again")
         time.sleep(state["sleep_deploy"])
@@ -238,26 +362,26 @@ class FakePlatform:
             raise PlatformUnavailable("fake engine went away during deploy", hint="start it")
         if state["conflict_once"]:
             state["conflict_once"] = False
-            save_state(self.path, state)
+            self._save(state)
             raise ConflictError("the app changed since the snapshot", hint="rerun")
         for name, image in images.items():
             self._pause(f"deploy#{call}:{name}")
             state = self._state()
             if name in (state["fail_deploy_at"], fail_at):
                 state["fail_deploy_at"] = None  # a fault strikes once; the rollback goes through
-                save_state(self.path, state)
+                self._save(state)
                 raise PlatformError(f"failed to start {name}", hint="read its logs")
             state["images"][name] = image
             state["running"][name] = {
                 "digest": pinned[name].digest,
                 "spec": pinned[name].spec or self._config_spec(name),
             }
-            save_state(self.path, state)  # one container at a time, as a rolling deploy does
+            self._save(state)  # one container at a time, as a rolling deploy does
             log(f"{name} → {image}")
         state["n"] += 1
         state["revision"] = f"{self.app.name}--{state['n']}"
         state["deploys"].append(dict(images))
-        save_state(self.path, state)
+        self._save(state)
         return Deployment(
             state["revision"],
             tuple(ContainerImage(n, i) for n, i in state["images"].items()),
@@ -315,6 +439,10 @@ def _pause_snapshot_writes(pause: Callable[[], None]) -> None:
                 pause()
 
     safefile.os = PausingOs()  # type: ignore[assignment]
+
+
+def _digest(ref: str, build: int) -> str:
+    return "sha256:" + hashlib.sha256(f"{ref}#{build}".encode()).hexdigest()
 
 
 def _tag(image: str) -> str:

@@ -1,8 +1,8 @@
-"""Helpers for the operator tests: a sandboxed CLI runner, history lines, a readiness server.
+"""Helpers for the operator tests: a sandboxed CLI runner, history lines, a git checkout.
 
 Every run gets its own `$ELB_UPGRADE_HISTORY`, `$ELB_UPGRADE_SNAPSHOT` and `$HOME`, the
-fake platform on `PYTHONPATH`, and (with the `app` fixture) a config and a local HTTP
-readiness server.
+fake platform (fakes/platform.py) on `PYTHONPATH`, and (with the `shop` fixture) a config
+and a local HTTP readiness server (fakes/readiness.py) whose answer the test sets.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from fakes.cli import Ran, run_cli, run_process
+from fakes.git import commit_all, git
 
 TESTS = Path(__file__).resolve().parents[1]
 GUIDE = TESTS.parent / "docs" / "operate" / "upgrade.md"
@@ -34,7 +34,7 @@ CONFIG = """\
 # The example app's shape (examples/dashboard) on the fake platform.
 [app]
 name = "${APP_NAME:-shop}"
-platform = "fakes.opfake_platform:FakePlatform"
+platform = "fakes.platform:FakePlatform"
 readiness_url = "${READINESS_URL}"
 main_container = "api"
 
@@ -130,34 +130,6 @@ class Env:
         )
 
 
-class Readiness:
-    """A readiness endpoint whose answer a test sets: `set(503, {...})`."""
-
-    def __init__(self) -> None:
-        self.status, self.body = 200, b"{}"
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/health/ready"
-
-    def set(self, status: int, body: dict[str, Any]) -> None:
-        self.status, self.body = status, json.dumps(body).encode()
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(outer.status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(outer.body)))
-                self.end_headers()
-                self.wfile.write(outer.body)
-
-            def log_message(self, *_args: Any) -> None:
-                pass
-
-        return Handler
-
-
 def ready_body(revision: str, **components: dict[str, Any]) -> dict[str, Any]:
     comps = components or {"redis": {"status": "ok"}}
     down = any(c.get("status") == "down" for c in comps.values())
@@ -191,21 +163,16 @@ def hold_lock(path: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     return proc
 
 
-def git(checkout: Path, env: dict[str, str], *args: str) -> None:
-    subprocess.run(["git", "-C", str(checkout), *args], check=True, env=env, capture_output=True)
-
-
 def make_checkout(root: Path, env: dict[str, str]) -> Path:
     """A committed clone of the app (config at its root) tracking a bare `origin`."""
     origin, checkout = root / "origin.git", root / "app"
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
+    git(root, "init", "-q", "--bare", "-b", "main", str(origin), env=env)
     checkout.mkdir()
     (checkout / "elb-upgrade.toml").write_text(CONFIG)
-    git(checkout, env, "init", "-q", "-b", "main")
-    git(checkout, env, "add", ".")
-    git(checkout, env, "commit", "-qm", "init")
-    git(checkout, env, "remote", "add", "origin", str(origin))
-    git(checkout, env, "push", "-q", "-u", "origin", "main")
+    git(checkout, "init", "-q", "-b", "main", env=env)
+    commit_all(checkout, "init", env=env)
+    git(checkout, "remote", "add", "origin", str(origin), env=env)
+    git(checkout, "push", "-q", "-u", "origin", "main", env=env)
     return checkout
 
 
