@@ -57,6 +57,7 @@ beat = "api"
 FAKE_STATE = "{state}"
 """
 
+
 @dataclass
 class App:
     """A git checkout of the fake app plus everything a run of the CLI needs."""

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
-from fakes.app import GIT_ENV, App
-
-GIT = {**GIT_ENV, "PATH": "/usr/bin:/bin"}
+from fakes.app import App
+from fakes.git import commit_all, git
 
 
 def _tracking(app: App, tmp_path: Path) -> Path:
     """Give the checkout an `origin` (a bare clone) that its main tracks."""
     upstream = tmp_path / "upstream.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(app.root), str(upstream)], check=True)
+    git(tmp_path, "clone", "-q", "--bare", str(app.root), str(upstream))
     app.git("remote", "add", "origin", str(upstream))
     app.git("fetch", "-q", "origin")
     app.git("branch", "-q", "--set-upstream-to=origin/main")
@@ -23,17 +21,11 @@ def _tracking(app: App, tmp_path: Path) -> Path:
 def _push_theirs(upstream: Path, tmp_path: Path) -> str:
     """A teammate pushes a commit to `upstream`; its short sha."""
     other = tmp_path / "other"
-    subprocess.run(["git", "clone", "-q", str(upstream), str(other)], check=True)
+    git(tmp_path, "clone", "-q", str(upstream), str(other))
     (other / "upstream.txt").write_text("theirs\n")
-    for args in (["add", "-A"], ["commit", "-qm", "theirs"], ["push", "-q"]):
-        subprocess.run(["git", "-C", str(other), *args], check=True, env=GIT)
-    done = subprocess.run(
-        ["git", "-C", str(other), "rev-parse", "--short=7", "HEAD"],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout.strip()
+    commit_all(other, "theirs")
+    git(other, "push", "-q")
+    return git(other, "rev-parse", "--short=7", "HEAD")
 
 
 def test_dirty_tree_is_refused(app: App) -> None:

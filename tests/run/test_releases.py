@@ -13,6 +13,7 @@ from pathlib import Path
 
 from elb_upgrade import lock
 from fakes.app import App
+from fakes.git import git
 from fakes.platform import marks_path, release_path
 from reliability.relkit import release, wait_mark
 
@@ -22,7 +23,7 @@ ROUNDS = 5 * max(1, int(os.environ.get("ELB_RELIABILITY_REPEAT", "1")))  # the s
 def second_checkout(app: App, tmp: Path) -> Path:
     """Another clone of the app's repository: same app, its own snapshot."""
     other = tmp / "other-checkout"
-    subprocess.run(["git", "clone", "-q", str(app.root), str(other)], check=True)
+    git(tmp, "clone", "-q", str(app.root), str(other))
     return other
 
 

@@ -8,11 +8,8 @@ import io
 import json
 import os
 import signal
-import subprocess
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +22,9 @@ from elb_upgrade import run
 from elb_upgrade.platforms.azure import session
 from elb_upgrade.run import Options
 from elb_upgrade.ui import PlainReporter
-from fakes.app import GIT_ENV
 from fakes.clock import FakeClock
+from fakes.git import commit_all, git
+from fakes.readiness import ReadinessServer
 
 CONFIG = """\
 [app]
@@ -62,57 +60,37 @@ full = ["api", "frontend"]
 """
 
 
-class Readiness:
+def readiness_for(azure: FakeAzure) -> ReadinessServer:
     """The app's readiness endpoint as the app FQDN would answer: from the serving revision."""
 
-    def __init__(self, azure: FakeAzure) -> None:
-        def answer() -> tuple[int, dict[str, Any]]:
-            with azure.lock:
-                revision = azure.serving()
-                images = json_images(azure.revisions[revision])
-            if "notready" in images:
-                return 503, {
-                    "status": "not_ready",
-                    "revision": revision,
-                    "components": {
-                        "azure_storage": {
-                            "status": "down",
-                            "error_class": "HttpResponseError",
-                            "error": "This request is not authorized",
-                        }
-                    },
-                    "retryable": True,
-                    "retry_after_seconds": 30,
-                }
-            return 200, {
-                "status": "ready",
-                "version": "1.0",
+    def answer() -> tuple[int, dict[str, Any]]:
+        with azure.lock:
+            revision = azure.serving()
+            images = json_images(azure.revisions[revision])
+        if "notready" in images:
+            return 503, {
+                "status": "not_ready",
                 "revision": revision,
-                "components": {"azure_storage": {"status": "ok"}},
-                "retryable": False,
-                "retry_after_seconds": None,
+                "components": {
+                    "azure_storage": {
+                        "status": "down",
+                        "error_class": "HttpResponseError",
+                        "error": "This request is not authorized",
+                    }
+                },
+                "retryable": True,
+                "retry_after_seconds": 30,
             }
+        return 200, {
+            "status": "ready",
+            "version": "1.0",
+            "revision": revision,
+            "components": {"azure_storage": {"status": "ok"}},
+            "retryable": False,
+            "retry_after_seconds": None,
+        }
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                status, body = answer()
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/api/health/ready"
-        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    return ReadinessServer(answer)
 
 
 @dataclass
@@ -154,15 +132,15 @@ def checkout(
 ) -> Iterator[Checkout]:
     monkeypatch.setattr(session, "default_credential", StaticToken)
     saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
-    readiness = Readiness(azure)
+    readiness = readiness_for(azure)
     root = tmp_path / "checkout"
     for folder in ("api", "frontend"):
         (root / folder).mkdir(parents=True)
         (root / folder / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM $BASE_IMAGE\n")
     table = "\n".join(f'{k} = "{v}"' for k, v in settings_for(azure, bin_dir).items())
     (root / "elb-upgrade.toml").write_text(CONFIG.format(url=readiness.url, platform=table))
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "app"]):
-        subprocess.run(["git", "-C", str(root), *args], check=True, env={**os.environ, **GIT_ENV})
+    git(root, "init", "-q", "-b", "main")
+    commit_all(root, "app")
     try:
         yield Checkout(root, tmp_path, io.StringIO())
     finally:

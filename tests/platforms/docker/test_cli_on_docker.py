@@ -22,6 +22,7 @@ import pytest
 from elb_upgrade import config, lock, snapshot
 from elb_upgrade.platforms.base import AppState, ContainerImage
 from elb_upgrade.platforms.docker import DockerPlatform
+from fakes.git import commit_all, git
 from fakes.sandbox import Env, blocks, ready_body
 
 pytestmark = pytest.mark.docker
@@ -146,8 +147,8 @@ def logging_app(engine: Any, sandbox: Env, readiness: Any) -> Iterator[tuple[Env
     (checkout / "elb-upgrade.toml").write_text(text.replace(
         f'repository = "{app}-api"', f'repository = "{app}-api"\ncontext = "api"'
     ))  # fmt: skip
-    for args in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-qm", "init"]):
-        subprocess.run(["git", "-C", str(checkout), *args], check=True, env=sandbox.env)
+    git(checkout, "init", "-q", "-b", "main", env=sandbox.env)
+    commit_all(checkout, "init", env=sandbox.env)
     sandbox.env["ELB_UPGRADE_CONFIG"] = str(checkout / "elb-upgrade.toml")
     readiness.set(200, ready_body(f"{app}--1"))
     try:
