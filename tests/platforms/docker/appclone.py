@@ -14,6 +14,8 @@ from typing import Any
 
 from dockerkit import REPO, free_port
 
+from fakes.git import commit_all, git
+
 EXAMPLE = REPO / "examples" / "dashboard"
 CLI = (sys.executable, "-m", "elb_upgrade")
 BREAK_STORAGE = 'TABLE_ENDPOINT = "http://127.0.0.1:1/devstoreaccount1"  # wrong on purpose\n'
@@ -44,21 +46,15 @@ class Clone:
         self.git("init", "-q", "-b", "main")
         self.commit("first version")
 
-    def git(self, *args: str) -> None:
-        subprocess.run(
-            ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", *args],
-            cwd=self.root,
-            check=True,
-            capture_output=True,
-        )
+    def git(self, *args: str) -> str:
+        return git(self.root, *args)
 
     def commit(self, message: str, appends: dict[str, str] | None = None) -> None:
         """Append each text to its file (path relative to the app), then commit everything."""
         for path, text in (appends or {}).items():
             with (self.root / path).open("a") as f:
                 f.write(text)
-        self.git("add", "-A")
-        self.git("commit", "-q", "--allow-empty", "-m", message)
+        commit_all(self.root, message, allow_empty=True)
 
     def set_version(self, version: str) -> None:
         (self.root / "api" / "version.py").write_text(f'VERSION = "{version}"\n')
