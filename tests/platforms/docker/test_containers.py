@@ -12,6 +12,7 @@ from elb_upgrade.platforms.docker.containers import (
     DEFAULT_MONITOR_SECONDS,
     Uptime,
     monitor_seconds,
+    started_at,
 )
 from fakes.clock import FakeClock
 
@@ -28,9 +29,16 @@ class Container:
         self.attrs["RestartCount"] += 1
 
 
+NOW = 1_800_000_000.0  # the host's wall clock in these tests (2027-01-15T08:00:00Z)
+
+
+def watch(clock: FakeClock) -> Uptime:
+    return Uptime(clock.monotonic, wall=lambda: NOW + clock.now)
+
+
 def test_a_container_is_settled_only_after_running_the_monitor_time() -> None:
     clock = FakeClock()
-    uptime, box = Uptime(clock.monotonic), Container()
+    uptime, box = watch(clock), Container()
     assert not uptime.settled(box, 3)
     clock.sleep(2.9)
     assert not uptime.settled(box, 3)
@@ -40,7 +48,7 @@ def test_a_container_is_settled_only_after_running_the_monitor_time() -> None:
 
 def test_a_restart_or_a_stop_starts_the_watch_again() -> None:
     clock = FakeClock()
-    uptime, box = Uptime(clock.monotonic), Container()
+    uptime, box = watch(clock), Container()
     uptime.settled(box, 3)
     clock.sleep(2)
     box.restart()
@@ -57,9 +65,34 @@ def test_a_restart_or_a_stop_starts_the_watch_again() -> None:
 
 
 def test_zero_trusts_running_at_once() -> None:
-    uptime = Uptime(FakeClock().monotonic)
+    uptime = watch(FakeClock())
     assert uptime.settled(Container(), 0)
     assert not uptime.settled(Container(id="c2", status="created"), 0)
+
+
+def test_a_container_the_engine_started_long_ago_is_settled_at_first_sight() -> None:
+    """A second rollback finds the release serving since before this run began."""
+    clock = FakeClock(0.0)
+    old = Container(attrs={"RestartCount": 0, "State": {"StartedAt": "2027-01-15T07:59:00.5Z"}})
+    fresh = Container(
+        id="c2", attrs={"RestartCount": 0, "State": {"StartedAt": "2027-01-15T07:59:59Z"}}
+    )
+    uptime = watch(clock)
+    assert uptime.settled(old, 3)
+    assert not uptime.settled(fresh, 3)
+    clock.sleep(2)
+    assert uptime.settled(fresh, 3)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("2027-01-15T08:00:00Z", NOW), ("2027-01-15T08:00:00.123456789Z", NOW + 0.123456),
+     ("2027-01-15T09:00:00+01:00", NOW), ("0001-01-01T00:00:00Z", None), ("", None),
+     ("yesterday", None)],
+)  # fmt: skip
+def test_started_at_reads_the_engine_timestamp(raw: str, expected: float | None) -> None:
+    found = started_at(Container(attrs={"State": {"StartedAt": raw}}))
+    assert found == (None if expected is None else pytest.approx(expected))
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,8 @@ least one container, so that is always the revision the last deploy made.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -204,13 +206,20 @@ def monitor_seconds(settings: Mapping[str, str]) -> float:
 
 
 class Uptime:
-    """How long this process has seen each container running without a restart.
+    """How long each container has run without a restart.
 
-    Measured on this process's monotonic clock, not from the engine's `StartedAt`, so a
-    remote engine's clock skew cannot make a container look settled."""
+    The longer of two readings: how long this process has watched it running with the same
+    restart count (its own monotonic clock), and the engine's `State.StartedAt` against
+    this host's wall clock (a container that started before this run began, such as the
+    one a second rollback finds serving). A remote engine's clock skew can only make the
+    second reading wrong, never the first."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self._clock, self._wall = clock, wall
         self._since: dict[str, tuple[int, float]] = {}
 
     def settled(self, container: Any, seconds: float) -> bool:
@@ -221,6 +230,20 @@ class Uptime:
         now, count = self._clock(), restarts(container)
         first = self._since.get(container.id)
         if first is None or first[0] != count:
-            self._since[container.id] = (count, now)
-            return seconds <= 0
-        return now - first[1] >= seconds
+            first = self._since[container.id] = (count, now)
+        return max(now - first[1], self._engine_uptime(container)) >= seconds
+
+    def _engine_uptime(self, container: Any) -> float:
+        started = started_at(container)
+        return 0.0 if started is None else self._wall() - started
+
+
+def started_at(container: Any) -> float | None:
+    """The engine's `State.StartedAt` as a POSIX time (None when missing or unreadable)."""
+    raw = str(container.attrs.get("State", {}).get("StartedAt") or "")
+    found = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)", raw)
+    if not found or raw.startswith("0001-"):
+        return None
+    fraction = (found.group(2) or ".0")[:7]
+    zone = "+00:00" if found.group(3) == "Z" else found.group(3)
+    return dt.datetime.fromisoformat(found.group(1) + fraction + zone).timestamp()
