@@ -768,12 +768,14 @@ class Run:
             )
             return Verdict(False, f"{exc.message}; {where}", 0.0)
         timeout = self.opts.rollback_timeout or self.opts.health_timeout
-        verdict = self._gate(deployment, timeout)
+        verdict = switched = self._gate(deployment, timeout)
         if verdict.passed:
             self._promote(deployment)
-        else:
+            if deployment.staged:  # as an upgrade: the portless ones started after the switch
+                verdict = self._gate(promoted(deployment), timeout)
+        if not verdict.passed:
             explain_failure(self.ui, verdict)
-            if deployment.staged:
+            if deployment.staged and not switched.passed:  # never discard what now serves
                 with signals.deferred(self.ui.warn):
                     self._platform.discard(deployment, self.ui.detail)
         return verdict

@@ -14,6 +14,7 @@ from typing import Any
 
 from dockerkit import REPO, free_port
 
+from fakes.cli import Ran, run_cli
 from fakes.git import commit_all, git
 
 EXAMPLE = REPO / "examples" / "dashboard"
@@ -60,7 +61,14 @@ class Clone:
         (self.root / "api" / "version.py").write_text(f'VERSION = "{version}"\n')
         self.commit(f"version {version}")
 
-    def run(self, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, timeout: float = 240) -> Ran:
+        """`elb-upgrade ARGS` in this process; stdout holds the progress (stderr) and then
+        the closing line, in the order an operator's terminal shows them."""
+        done = run_cli(args, cwd=self.root, env=self.env, input="")
+        return Ran(done.args, done.returncode, done.stderr + done.stdout, "")
+
+    def run_process(self, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+        """`elb-upgrade ARGS` as its own process (stderr folded into stdout)."""
         return subprocess.run(
             [*CLI, *args],
             cwd=self.root,
