@@ -319,6 +319,9 @@ class BenchApp:
             **self.ports,
             "ELB_APP_NAME": name,
             "ELB_DRAIN_SECONDS": "10",
+            # The crash monitor (3 s by default) is a safety wait the by-hand deploy does not
+            # make: off here, so the ratio measures the envelope's own machinery.
+            "ELB_MONITOR_SECONDS": "0",
             "ELB_UPGRADE_HISTORY": str(tmp / "history.jsonl"),
             "ELB_UPGRADE_SNAPSHOT": str(tmp / "snapshot.json"),
         }
