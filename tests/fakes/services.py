@@ -104,7 +104,7 @@ def redis_server(workdir: Path) -> Iterator[RedisService]:
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     args = [binary, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no"]
-    with _process([*args, "--dir", str(workdir)], workdir, port, timeout=15):
+    with _process([*args, "--dir", str(workdir)], workdir, port, timeout=60):
         yield RedisService(port)
 
 

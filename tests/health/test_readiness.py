@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 
 import pytest
 
@@ -71,32 +70,40 @@ def test_a_probe_past_its_timeout_is_down_with_timeout_error() -> None:
     async def hang() -> None:
         await asyncio.sleep(60)
 
-    started = time.monotonic()
     _, components = check(Readiness(version="1", probes=[Probe("slow", hang, timeout=0.2)]))
-    assert time.monotonic() - started < 1.0
     assert components["slow"]["error_class"] == "TimeoutError"
     assert components["slow"]["error"] == "no answer within 0.2s"
 
 
 def test_hung_dependencies_cost_one_timeout_not_the_sum() -> None:
     release = threading.Event()
+    events: list[str] = []
 
     async def hang_async() -> None:
-        await asyncio.sleep(60)
+        events.append("start")
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            events.append("timed out")
+            raise
 
     def hang_sync() -> None:
+        events.append("sync start")
         release.wait(10)
 
     probes = [Probe(f"a{i}", hang_async, timeout=0.3) for i in range(3)]
     probes += [Probe(f"s{i}", hang_sync, timeout=0.3) for i in range(3)]
     readiness = Readiness(version="1", probes=probes)
-    started = time.monotonic()
     code, components = check(readiness)
-    elapsed = time.monotonic() - started
     release.set()
     readiness.close()
-    assert code == 503 and elapsed < 0.3 + 0.3  # the sum would be 1.8 s
+    assert code == 503
     assert {c["error_class"] for c in components.values()} == {"TimeoutError"}
+    # Concurrent, by order not by time: every async probe started before any timed out
+    # (one after another, each would start only after the one before it timed out).
+    asyncs = [e for e in events if e != "sync start"]
+    assert asyncs == ["start"] * 3 + ["timed out"] * 3, events
+    assert events.count("sync start") == 3
 
 
 def test_a_hung_sync_check_holds_one_thread_at_most(clock: FakeClock) -> None:
@@ -130,9 +137,9 @@ def test_swr_answers_at_once_while_a_dependency_hangs(clock: FakeClock) -> None:
     check(readiness)
     clock.advance(20)
     hang = True
-    started = time.monotonic()
     code, components = check(readiness)
-    assert time.monotonic() - started < 0.1
+    # 200 with the old age: served without waiting (a waited-for refresh of the hanging
+    # probe would have been a TimeoutError, 503)
     assert code == 200 and components["dep"]["age_seconds"] == 20.0
 
 

@@ -58,7 +58,7 @@ def error_lines(stderr: str) -> list[str]:
 # -- pause points ----------------------------------------------------------------------
 
 
-def wait_mark(app: App, point: str, timeout: float = 30.0) -> None:
+def wait_mark(app: App, point: str, timeout: float = 60.0) -> None:
     """Block until the run reached `point` (see tests/fakes/platform.py)."""
     marks = marks_path(app.state)
     deadline = time.monotonic() + timeout
@@ -105,7 +105,7 @@ class Watched:
         with self._got:
             return self._text
 
-    def wait_for(self, text: str, count: int = 1, timeout: float = 30.0) -> None:
+    def wait_for(self, text: str, count: int = 1, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         with self._got:
             while self._text.count(text) < count:

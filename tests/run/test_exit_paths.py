@@ -164,7 +164,7 @@ def test_kill_9_of_the_holder_frees_the_lock(app: App) -> None:
     holder = app.popen("api")
     _wait_for_holder(app)
     holder.kill()
-    holder.wait(timeout=10)
+    holder.wait(timeout=60)
     done = app.run("api", "--yes")
     assert done.returncode == 0, done.stderr
 
@@ -180,7 +180,7 @@ def test_lock_wait_waits_for_the_holder(app: App) -> None:
     assert waiter.returncode == 0
 
 
-def _wait_for_holder(app: App, timeout: float = 20.0) -> None:
+def _wait_for_holder(app: App, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not (app.lock.exists() and app.lock.read_text().strip()):
         assert time.monotonic() < deadline, "the first run never took the lock"

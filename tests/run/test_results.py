@@ -168,7 +168,7 @@ def test_lock_held_result(app: App) -> None:
     assert [line["result"] for line in app.lines()] == ["lock_held", "aborted_by_user"]
 
 
-def _wait_for(condition, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+def _wait_for(condition, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
     import time
 
     deadline = time.monotonic() + timeout

@@ -72,7 +72,7 @@ def port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def wait_until(check: Callable[[], bool], seconds: float = 15, what: str = "") -> None:
+def wait_until(check: Callable[[], bool], seconds: float = 60, what: str = "") -> None:
     """Poll `check` until it is true; AssertionError after `seconds`."""
     deadline = time.monotonic() + seconds
     while not check():
@@ -116,7 +116,7 @@ class Lines:
 
     def finish(self, seconds: float = 120) -> int:
         code = self.process.wait(timeout=seconds)
-        while (item := self._queue.get(timeout=10)) is not None:
+        while (item := self._queue.get(timeout=60)) is not None:
             self.seen.append(item)
         return code
 

@@ -6,6 +6,7 @@ history and snapshot (see appclone.Clone).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from appclone import BREAK_STORAGE, CRASH_ON_START, Clone
@@ -47,13 +48,18 @@ def test_a_change_that_breaks_readiness_is_rolled_back(deployed: Clone, engine: 
     assert image_of(engine, deployed.name, "api") == first_image
 
 
-def test_a_crash_on_start_is_rolled_back_within_15_seconds(deployed: Clone) -> None:
+def test_a_crash_on_start_is_rolled_back_as_soon_as_the_engine_reports_it(
+    deployed: Clone,
+) -> None:
+    """The gate stops on the engine's word, not at its 120 s budget (how fast is measured
+    by bench_docker: crash to the old revision serving)."""
     deployed.commit("crash on start", {"api/app.py": CRASH_ON_START})
     lines = Lines(deployed.popen("api", "--yes", "--health-timeout", "120", *FAST_GATE))
     deploy_at = lines.wait_for(r"==>\s+deploy\b")
-    rollback_at = lines.wait_for(r"rolled back|rollback", after=deploy_at)
-    assert rollback_at - deploy_at < 15, lines.text()
+    lines.wait_for(r"rolled back|rollback", after=deploy_at)
     assert lines.finish() == 1
+    assert "not ready after 120s" not in lines.text()
+    assert re.search(r"exited with code|keeps restarting", lines.text()), lines.text()
     assert "boom: the api cannot start" in lines.text()
     assert deployed.results()[-1] == "upgrade_failed_rolled_back"
     assert deployed.ready()[0] == 200

@@ -148,7 +148,7 @@ def test_two_checkouts_with_different_snapshots_exclude_each_other(
         [loser] = [r for r in runs if r.poll() is not None]
         [winner] = [r for r in runs if r is not loser]
         out, _ = winner.communicate("y\n", timeout=300)
-        lost = loser.communicate(timeout=10)[0]
+        lost = loser.communicate(timeout=60)[0]
     finally:
         for r in runs:
             if r.poll() is None:
