@@ -45,7 +45,9 @@ class Clone:
             ELB_UPGRADE_STATE_DIR=str(root),
         )
         self.git("init", "-q", "-b", "main")
-        self.commit("first version")
+        # The name in the message makes every copy's commit, and so its image labels, its
+        # own: no image is shared with a copy another worker removes meanwhile.
+        self.commit(f"first version of {name}")
 
     def git(self, *args: str) -> str:
         return git(self.root, *args)

@@ -32,19 +32,32 @@ def remove_app(client: Any, name: str) -> None:
     """
     import docker.errors
 
-    for container in client.containers.list(all=True, filters={"label": f"elb-upgrade.app={name}"}):
-        container.remove(force=True)
-    for proxy in client.containers.list(all=True, filters={"label": f"{PROXY_LABEL}={name}"}):
-        proxy.remove(force=True)
+    _remove_containers(client, name)
     shutil.rmtree(PROXY_STATE / name, ignore_errors=True)
     # One listing call: `images.list()` inspects each image after listing, which fails
     # when another test removes an image in between. Only this app's own tags go: another
-    # app's tag of the same image (same layers, same ID) is never touched.
+    # app's tag of the same image (same layers, same ID) is never touched. `noprune`: the
+    # untagged parent layers stay, since another worker's build may be using them as its
+    # cache at this moment.
     for image in client.api.images():
         for tag in image.get("RepoTags") or []:
             if tag.startswith(f"{name}-"):
                 with contextlib.suppress(docker.errors.NotFound):
-                    client.images.remove(tag)
+                    # force: a run the test killed may have started one more container
+                    # of the app after the pass above; it goes in the pass below
+                    client.images.remove(tag, noprune=True, force=True)
+    _remove_containers(client, name)
+
+
+def _remove_containers(client: Any, name: str) -> None:
+    """The app's containers and its proxy, each skipped if already gone."""
+    import docker.errors
+
+    for label in (f"elb-upgrade.app={name}", f"{PROXY_LABEL}={name}"):
+        found = client.containers.list(all=True, filters={"label": label}, ignore_removed=True)
+        for container in found:
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True)
 
 
 def instances(client: Any, app: str, container: str) -> list[Any]:
