@@ -26,6 +26,10 @@ from typing import Any, TypeVar
 from elb_upgrade.health.result import ComponentResult, down, down_from, settle
 
 DEFAULT_TIMEOUT = 3.0
+# A client's own I/O timeout is this much past its probe's: the probe's deadline is then
+# always what ends a hung call (one `TimeoutError`, "no answer within Ns", whatever the
+# load), and the client frees the abandoned worker thread shortly after.
+IO_GRACE = 1.0
 T = TypeVar("T")
 
 

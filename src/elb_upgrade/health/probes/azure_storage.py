@@ -14,7 +14,7 @@ from typing import Any
 
 from azure.data.tables import TableServiceClient
 
-from elb_upgrade.health.probe import DEFAULT_TIMEOUT, Probe
+from elb_upgrade.health.probe import DEFAULT_TIMEOUT, IO_GRACE, Probe
 from elb_upgrade.health.result import ComponentResult, skipped
 
 ENDPOINT_ENV = "AZURE_TABLE_ENDPOINT"
@@ -95,12 +95,12 @@ def _raise(exc: Exception) -> None:
 def _client(
     endpoint: str | None, connection_string: str | None, credential: Any, timeout: float
 ) -> TableServiceClient:
-    # SDK retries off (the cache decides when to ask again); I/O timeouts no longer than
-    # the probe's so a hung service frees the worker thread when the probe gives up.
+    # SDK retries off (the cache decides when to ask again); I/O timeouts just past the
+    # probe's (IO_GRACE) so a hung service frees the worker thread soon after it gives up.
     options: dict[str, Any] = {
         "retry_total": 0,
-        "connection_timeout": timeout,
-        "read_timeout": timeout,
+        "connection_timeout": timeout + IO_GRACE,
+        "read_timeout": timeout + IO_GRACE,
     }
     if connection_string:
         return TableServiceClient.from_connection_string(connection_string, **options)

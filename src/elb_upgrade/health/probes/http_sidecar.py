@@ -11,7 +11,7 @@ import os
 
 import httpx
 
-from elb_upgrade.health.probe import DEFAULT_TIMEOUT, Probe
+from elb_upgrade.health.probe import DEFAULT_TIMEOUT, IO_GRACE, Probe
 from elb_upgrade.health.redact import safe_text
 from elb_upgrade.health.result import ComponentResult, degraded, skipped
 
@@ -33,7 +33,7 @@ def http_probe(
     if not url:
         return Probe(name, lambda: skipped(f"{env or 'url'} not set"), critical, timeout)
     # Long-lived client: keep-alive to the sidecar; redirects are an answer, not followed.
-    client = httpx.Client(timeout=timeout, follow_redirects=False)
+    client = httpx.Client(timeout=timeout + IO_GRACE, follow_redirects=False)
 
     def get() -> ComponentResult | None:
         with client.stream("GET", url, headers={"accept": "application/json"}) as response:

@@ -8,7 +8,7 @@ from redis import Redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from elb_upgrade.health.probe import DEFAULT_TIMEOUT, Probe
+from elb_upgrade.health.probe import DEFAULT_TIMEOUT, IO_GRACE, Probe
 from elb_upgrade.health.result import ComponentResult, skipped
 
 
@@ -28,8 +28,8 @@ def redis_probe(
     # one round trip. Retries off: a retried PING would hide flakiness and multiply load.
     client = Redis.from_url(
         url,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
+        socket_timeout=timeout + IO_GRACE,
+        socket_connect_timeout=timeout + IO_GRACE,
         retry=Retry(NoBackoff(), 0),
         health_check_interval=0,
     )
