@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -14,11 +13,11 @@ from typing import Any
 
 from dockerkit import REPO, free_port
 
-from fakes.cli import Ran, run_cli
+from fakes.cli import Ran, command, run_cli
 from fakes.git import commit_all, git
 
 EXAMPLE = REPO / "examples" / "dashboard"
-CLI = (sys.executable, "-m", "elb_upgrade")
+CLI = tuple(command())  # `python -m elb_upgrade`, as fakes/cli.py starts it
 BREAK_STORAGE = 'TABLE_ENDPOINT = "http://127.0.0.1:1/devstoreaccount1"  # wrong on purpose\n'
 CRASH_ON_START = 'raise SystemExit("boom: the api cannot start")\n'
 
@@ -69,21 +68,9 @@ class Clone:
         done = run_cli(args, cwd=self.root, env=self.env, input="")
         return Ran(done.args, done.returncode, done.stderr + done.stdout, "")
 
-    def run_process(self, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-        """`elb-upgrade ARGS` as its own process (stderr folded into stdout)."""
-        return subprocess.run(
-            [*CLI, *args],
-            cwd=self.root,
-            env=self.env,
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            timeout=timeout,
-        )
-
     def popen(self, *args: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            [*CLI, *args],
+            command(*args),
             cwd=self.root,
             env=self.env,
             text=True,
