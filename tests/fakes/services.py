@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from elb_upgrade.platforms.docker import containers
+
 HOST = "127.0.0.1"
 AZURITE_ACCOUNT = "devstoreaccount1"
 # Azurite's documented, public development key: not a secret.
@@ -44,10 +46,9 @@ def need(binary: str) -> str:
 
 
 def free_port() -> int:
-    """A port that was free a moment ago on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+    """A port that was free a moment ago on 127.0.0.1, below the ephemeral range, so no
+    client socket of another test takes it before the server this test starts binds it."""
+    return containers.free_port(set())
 
 
 def closed_port() -> int:

@@ -11,10 +11,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from dockerkit import REPO, free_port
+from dockerkit import REPO
 
 from fakes.cli import Ran, command, run_cli
 from fakes.git import commit_all, git
+from fakes.services import free_port
 
 EXAMPLE = REPO / "examples" / "dashboard"
 CLI = tuple(command())  # `python -m elb_upgrade`, as fakes/cli.py starts it
@@ -42,6 +43,10 @@ class Clone:
             ELB_UPGRADE_HISTORY=str(self.history_path),
             ELB_UPGRADE_SNAPSHOT=str(root / "snapshot.json"),
             ELB_UPGRADE_STATE_DIR=str(root),
+            # A new container counts as started after 1 s without a restart, not the
+            # default 3 s: these tests' releases do not crash late. The test whose worker
+            # crashes keeps the default (`monitor_seconds` is unit-tested on a fake clock).
+            ELB_MONITOR_SECONDS="1",
         )
         self.git("init", "-q", "-b", "main")
         # The name in the message makes every copy's commit, and so its image labels, its

@@ -6,6 +6,7 @@ test uses its own app name, image repositories and ports, and removes what it ma
 
 from __future__ import annotations
 
+import fcntl
 import subprocess
 import sys
 import uuid
@@ -64,12 +65,20 @@ def app_name(engine: Any) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The elb_upgrade wheel the example api image installs, built once per session."""
-    out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        ["uv", "build", "--quiet", "--wheel", "--out-dir", str(out)], cwd=REPO, check=True
-    )
+def wheel(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """The elb_upgrade wheel the example api image installs, built once per test run: the
+    first xdist worker to need it builds it, the others wait on the lock and reuse it."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base if worker_id == "master" else base.parent  # this run's folder
+    out = shared / "wheel"
+    with (shared / "wheel.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not any(out.glob("elb_upgrade-*.whl")):
+            subprocess.run(
+                ["uv", "build", "--quiet", "--wheel", "--out-dir", str(out)],
+                cwd=REPO,
+                check=True,
+            )
     return next(out.glob("elb_upgrade-*.whl"))
 
 

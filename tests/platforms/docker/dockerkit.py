@@ -73,12 +73,6 @@ def image_of(client: Any, app: str, container: str) -> str:
     return str(found[0].attrs["Config"]["Image"])
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def port_open(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(1)

@@ -1,6 +1,6 @@
 """Clients that keep requesting a public port while a test upgrades the app behind it.
 
-    with Load(port) as load:                  # ~100 GET /api/health per second
+    with Load(port) as load:                  # ~50 GET /api/health per second
         ...                                   # upgrade, roll back, kill -9 ...
     load.failures, load.revisions()           # counted, never timed
 
@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-RATE = 100  # requests per second, about
+RATE = 50  # requests per second, about (the steady client)
 MAX_SECONDS = 600.0  # no client runs longer than this, whatever the test does
 TIMEOUT = 30.0
 

@@ -86,7 +86,7 @@ def docker_app(engine: Any, sandbox: Env, readiness: Any) -> Iterator[tuple[Env,
         ):
             container.remove(force=True)
         for version in ("v1", "v2"):
-            engine.images.remove(f"{app}-api:{version}")
+            engine.images.remove(f"{app}-api:{version}", noprune=True)
 
 
 def _status(sandbox: Env) -> dict[str, Any]:
@@ -159,7 +159,7 @@ def logging_app(engine: Any, sandbox: Env, readiness: Any) -> Iterator[tuple[Env
         ):
             container.remove(force=True)
         with contextlib.suppress(Exception):
-            engine.images.remove(f"{app}-api:v3")  # only the tag this test built
+            engine.images.remove(f"{app}-api:v3", noprune=True)  # only this test's tag
 
 
 def test_logs_follows_a_real_container_after_the_run_is_recorded_and_unlocked(

@@ -1,13 +1,18 @@
-"""`platforms/docker/containers.py` without an engine: the crash monitor and its setting."""
+"""`platforms/docker/containers.py` without an engine: the crash monitor and its setting,
+and the choice of a revision's private port."""
 
 from __future__ import annotations
 
+import random
+import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from elb_upgrade.errors import ConfigError
+from elb_upgrade.platforms.docker import containers as ct
 from elb_upgrade.platforms.docker.containers import (
     DEFAULT_MONITOR_SECONDS,
     Uptime,
@@ -110,3 +115,29 @@ def test_a_bad_monitor_seconds_is_a_config_error_naming_the_fix(raw: str) -> Non
         monitor_seconds({"monitor_seconds": raw})
     assert "nothing was changed" in caught.value.message
     assert "monitor_seconds" in (caught.value.hint or "")
+
+
+def test_a_private_port_lies_below_the_ephemeral_range_and_is_not_taken() -> None:
+    """Client sockets take their local port from the ephemeral range: a private port chosen
+    there could be taken before the new container binds it."""
+    low, _ = ct.ephemeral_range()
+    assert low > ct.LOWEST_PRIVATE_PORT  # this machine's kernel says where the range starts
+    seen = {ct.free_port(set(), random.Random(seed)) for seed in range(20)}
+    assert all(ct.LOWEST_PRIVATE_PORT <= port < low for port in seen), seen
+    first = ct.free_port(set(), random.Random(7))
+    assert ct.free_port({first}, random.Random(7)) != first  # a given port is never reused
+
+
+def test_a_port_in_use_is_never_chosen() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", ct.free_port(set(), random.Random(3))))
+        busy.listen()
+        assert ct.free_port(set(), random.Random(3)) != busy.getsockname()[1]
+
+
+def test_an_unknown_ephemeral_range_leaves_the_choice_to_the_kernel(tmp_path: Path) -> None:
+    assert ct.ephemeral_range(tmp_path / "missing") == (0, 0)
+    (tmp_path / "range").write_text("not numbers\n")
+    assert ct.ephemeral_range(tmp_path / "range") == (0, 0)
+    (tmp_path / "range").write_text("32768\t60999\n")
+    assert ct.ephemeral_range(tmp_path / "range") == (32768, 60999)

@@ -1,7 +1,7 @@
 """Zero-downtime upgrades behind the app's proxy (HAProxy), end to end and under load.
 
 Each test runs the example app (api, worker, frontend, terminal; api/frontend/terminal
-with public ports) in its own clone, with a client at about 100 requests/s on the api's
+with public ports) in its own clone, with a client at about 50 requests/s on the api's
 public port, a second client holding a streaming response open, and a third issuing
 back-to-back one-second streams (requests in flight whenever the switch happens).
 Failures are counted; nothing is timed.
@@ -190,7 +190,7 @@ def test_a_stopped_proxy_fails_the_preflight_and_changes_nothing(live: Clone, en
 def test_a_proxy_on_other_ports_than_the_config_fails_the_preflight(
     live: Clone, engine: Any
 ) -> None:
-    from dockerkit import free_port
+    from fakes.services import free_port
 
     live.ports["FRONTEND_PORT"] = free_port()
     live.env["FRONTEND_PORT"] = str(live.ports["FRONTEND_PORT"])

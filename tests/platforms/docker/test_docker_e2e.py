@@ -92,7 +92,9 @@ def test_rollback_is_refused_when_the_snapshot_image_was_removed(
     first_image = image_of(engine, deployed.name, "api")
     deployed.set_version("2.0.0")
     assert deployed.run("full", "--yes", *FAST_GATE).returncode == 0
-    engine.images.remove(first_image, force=True)
+    # noprune: the image goes, its untagged parent layers stay (every copy of the app
+    # shares them as its build cache, and another worker may be building on them now).
+    engine.images.remove(first_image, force=True, noprune=True)
     done = deployed.run("rollback", "--yes", *FAST_GATE)
     assert done.returncode == 1, done.stdout  # refused before any change: not exit 3
     assert f"cannot roll back: image(s) no longer exist: {first_image}" in done.stdout

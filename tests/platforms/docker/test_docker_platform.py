@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dockerkit import BASE_IMAGE, free_port, port_open, remove_app, wait_until
+from dockerkit import BASE_IMAGE, port_open, remove_app, wait_until
 
 from elb_upgrade.errors import (
     BuildError,
@@ -20,6 +20,7 @@ from elb_upgrade.errors import (
 from elb_upgrade.platforms.base import RevisionState
 from elb_upgrade.platforms.docker import DockerPlatform
 from elb_upgrade.spec import AppSpec, ContainerSpec, ImageSpec
+from fakes.services import free_port
 
 # A web server that says which revision it is; SERVE_MARK makes two builds differ.
 SERVER = """\

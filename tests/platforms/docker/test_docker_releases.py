@@ -65,6 +65,7 @@ def test_a_tag_moved_outside_the_tool_does_not_change_what_rollback_to_serves(
 def test_a_config_change_that_crashes_a_container_is_rolled_back_to_the_old_command(
     deployed: Clone, engine: Any
 ) -> None:
+    del deployed.env["ELB_MONITOR_SECONDS"]  # the default watch, which catches the crash
     config = deployed.root / "elb-upgrade.toml"
     config.write_text(config.read_text().replace(*BAD_WORKER))
     deployed.commit("worker runs a file that does not exist")

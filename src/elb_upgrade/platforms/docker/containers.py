@@ -18,10 +18,12 @@ least one container, so that is always the revision the last deploy made.
 from __future__ import annotations
 
 import datetime as dt
+import random
 import re
 import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from elb_upgrade.errors import ConfigError
@@ -59,15 +61,41 @@ def instance_name(app: str, container: str, revision: str) -> str:
     return f"{app}-{container}--{revision_number(revision)}"
 
 
-def free_port(taken: set[int]) -> int:
-    """A loopback port the OS says is free and no container has been given."""
-    for _ in range(100):
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+LOWEST_PRIVATE_PORT = 10000
+
+
+def free_port(taken: set[int], rng: random.Random | None = None) -> int:
+    """A loopback port that is free now, no container has been given, and lies below the
+    kernel's ephemeral range (`ip_local_port_range`).
+
+    The ephemeral range is where the kernel picks the local port of every outgoing
+    connection: a port chosen there can be taken by any client socket on the host (a
+    health poll, a load balancer's check) between this choice and the new container's
+    bind, and the container then fails with "address already in use". Below the range,
+    only another server can take it. Where the range is unknown, the kernel chooses."""
+    low, _ = ephemeral_range()
+    pick = rng or random.SystemRandom()
+    for _ in range(200):
+        port = pick.randrange(LOWEST_PRIVATE_PORT, low) if low > LOWEST_PRIVATE_PORT else 0
         with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
             port = int(sock.getsockname()[1])
         if port not in taken:
             return port
-    raise RuntimeError("no free loopback port in 100 tries")
+    raise RuntimeError("no free loopback port in 200 tries")
+
+
+def ephemeral_range(path: Path = EPHEMERAL_RANGE) -> tuple[int, int]:
+    """The kernel's ephemeral port range; (0, 0) when it cannot be read."""
+    try:
+        low, high = (int(x) for x in path.read_text().split())
+    except (OSError, ValueError):
+        return 0, 0
+    return low, high
 
 
 def upstreams_in_use(client: Any) -> set[int]:
