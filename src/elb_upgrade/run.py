@@ -248,7 +248,6 @@ class Run:
     def __init__(self, options: Options, ui: Reporter, edges: Edges) -> None:
         self.opts, self.ui, self.edges, self.clock = options, ui, edges, edges.clock
         self.phase = Phase.SETUP
-        self._promoted = False  # traffic was switched to this run's revision
         self.outcome = Outcome()
         self.app = ""
         self.scope = options.scope
@@ -497,14 +496,7 @@ class Run:
 
     def _gate_upgrade(self, state: AppState, deployment: Deployment) -> None:
         self.phase = Phase.GATE
-        verdict = self._gate(deployment, self.opts.health_timeout)
-        if verdict.passed and deployment.staged:
-            self._promote(deployment)
-            # Containers without a port start only after the switch: gate the revision once
-            # more as it now serves, so a crashing worker is caught and rolled back too.
-            verdict = self._gate(promoted(deployment), self.opts.health_timeout)
-        elif verdict.passed:
-            self._promote(deployment)
+        verdict, switched = self._gate_and_switch(deployment, self.opts.health_timeout)
         if verdict.passed:
             self.ui.phase(f"ready: {deployment.revision} is serving ({verdict.elapsed:.1f}s)")
             self.outcome.result = Result.SUCCESS
@@ -515,12 +507,25 @@ class Run:
             return
         self.outcome.down = verdict.down
         explain_failure(self.ui, verdict)
-        if deployment.staged and not self._promoted:
+        if deployment.staged and not switched:
             self._discard_staged(state, deployment, verdict.reason)
         elif not self.opts.auto_rollback:
             self._manual_rollback_advice(verdict.reason)
         else:
             self._auto_rollback(state, verdict.reason)
+
+    def _gate_and_switch(self, deployment: Deployment, timeout: float) -> tuple[Verdict, bool]:
+        """Gate `deployment`; when it passes, switch traffic to it and, for a staged one,
+        gate it once more as it now serves: containers without a port start only after the
+        switch, so a crashing worker is caught too. The verdict, and whether traffic was
+        switched (what serves is then never discarded)."""
+        verdict = self._gate(deployment, timeout)
+        if not verdict.passed:
+            return verdict, False
+        self._promote(deployment)
+        if deployment.staged:
+            verdict = self._gate(promoted(deployment), timeout)
+        return verdict, True
 
     def _gate(self, deployment: Deployment, timeout: float) -> Verdict:
         from elb_upgrade.gate import GateSpec, wait_ready
@@ -548,7 +553,6 @@ class Run:
 
     def _promote(self, deployment: Deployment) -> None:
         """Switch traffic to a gated revision (a no-op for platforms that never stage)."""
-        self._promoted = True
         self._still_locked(f"promoting {deployment.revision}")
         with signals.deferred(self.ui.warn):
             self._platform.promote(deployment, self.ui.detail)
@@ -768,14 +772,10 @@ class Run:
             )
             return Verdict(False, f"{exc.message}; {where}", 0.0)
         timeout = self.opts.rollback_timeout or self.opts.health_timeout
-        verdict = switched = self._gate(deployment, timeout)
-        if verdict.passed:
-            self._promote(deployment)
-            if deployment.staged:  # as an upgrade: the portless ones started after the switch
-                verdict = self._gate(promoted(deployment), timeout)
+        verdict, switched = self._gate_and_switch(deployment, timeout)
         if not verdict.passed:
             explain_failure(self.ui, verdict)
-            if deployment.staged and not switched.passed:  # never discard what now serves
+            if deployment.staged and not switched:
                 with signals.deferred(self.ui.warn):
                     self._platform.discard(deployment, self.ui.detail)
         return verdict

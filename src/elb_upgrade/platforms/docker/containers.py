@@ -17,15 +17,14 @@ least one container, so that is always the revision the last deploy made.
 
 from __future__ import annotations
 
-import datetime as dt
 import random
-import re
 import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from elb_upgrade.clock import moment
 from elb_upgrade.errors import ConfigError
 
 APP_LABEL = "elb-upgrade.app"
@@ -267,11 +266,7 @@ class Uptime:
 
 
 def started_at(container: Any) -> float | None:
-    """The engine's `State.StartedAt` as a POSIX time (None when missing or unreadable)."""
-    raw = str(container.attrs.get("State", {}).get("StartedAt") or "")
-    found = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)", raw)
-    if not found or raw.startswith("0001-"):
-        return None
-    fraction = (found.group(2) or ".0")[:7]
-    zone = "+00:00" if found.group(3) == "Z" else found.group(3)
-    return dt.datetime.fromisoformat(found.group(1) + fraction + zone).timestamp()
+    """The engine's `State.StartedAt` as a POSIX time (None when missing or unreadable;
+    the engine says `0001-01-01T00:00:00Z` for a container that never started)."""
+    when = moment(container.attrs.get("State", {}).get("StartedAt"))
+    return None if when is None or when.year == 1 else when.timestamp()
