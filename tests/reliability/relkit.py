@@ -21,6 +21,7 @@ from elb_upgrade import lock, snapshot
 from elb_upgrade.platforms.base import AppState, ContainerImage
 from fakes.app import App
 from fakes.platform import load_state, marks_path, readiness_answer, release_path
+from fakes.wait import wait_until
 
 V0 = {"api": "demo-api:v0", "worker": "demo-api:v0", "frontend": "demo-frontend:v0"}
 V1 = {"api": "demo-api:v1", "worker": "demo-api:v1", "frontend": "demo-frontend:v1"}
@@ -61,12 +62,12 @@ def error_lines(stderr: str) -> list[str]:
 def wait_mark(app: App, point: str, timeout: float = 60.0) -> None:
     """Block until the run reached `point` (see tests/fakes/platform.py)."""
     marks = marks_path(app.state)
-    deadline = time.monotonic() + timeout
-    while True:
-        if marks.exists() and point in marks.read_text().splitlines():
-            return
-        assert time.monotonic() < deadline, f"the run never reached {point!r}"
-        time.sleep(0.01)
+    wait_until(
+        lambda: marks.exists() and point in marks.read_text().splitlines(),
+        timeout,
+        what=f"the run reached {point!r}",
+        every=0.01,
+    )
 
 
 def release(app: App, point: str) -> None:

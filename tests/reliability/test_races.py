@@ -16,6 +16,7 @@ import pytest
 
 from elb_upgrade.history import record as history
 from fakes.app import App
+from fakes.wait import wait_until
 from reliability.relkit import (
     V0,
     V1,
@@ -38,10 +39,12 @@ def test_fifty_concurrent_runs_exactly_one_proceeds(app: App) -> None:
     app.set(pause={"build": 120})
     runs = [app.popen("api", "--yes") for _ in range(RUNS)]
     try:
-        deadline = time.monotonic() + 90
-        while sum(run.poll() is not None for run in runs) < RUNS - 1:
-            assert time.monotonic() < deadline, "the losing runs did not all exit"
-            time.sleep(0.05)
+        wait_until(
+            lambda: sum(run.poll() is not None for run in runs) >= RUNS - 1,
+            90,
+            what="the losing runs all exited",
+            every=0.05,
+        )
         [winner] = [run for run in runs if run.poll() is None]
         wait_mark(app, "build")
         assert snapshot_images(app) == V1  # written once, whole, by the winner

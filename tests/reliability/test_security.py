@@ -10,7 +10,6 @@ import os
 import socket
 import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from elb_upgrade import lock
 from elb_upgrade.health import Probe, Readiness, health_router
 from elb_upgrade.ui import PlainReporter, RichReporter
 from fakes.app import App, make_app
+from fakes.wait import wait_until
 from reliability.relkit import (
     HOSTILE,
     V0,
@@ -254,10 +254,7 @@ def leaky_app_url() -> Iterator[str]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
+    wait_until(lambda: server.started, what="uvicorn started")
     yield f"http://127.0.0.1:{sock.getsockname()[1]}/api/health/ready"
     server.should_exit = True
     thread.join(10)

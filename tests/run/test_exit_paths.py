@@ -9,6 +9,7 @@ import time
 import pytest
 
 from fakes.app import App
+from fakes.wait import wait_until
 from reliability.relkit import wait_mark
 
 
@@ -180,11 +181,11 @@ def test_lock_wait_waits_for_the_holder(app: App) -> None:
     assert waiter.returncode == 0
 
 
-def _wait_for_holder(app: App, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not (app.lock.exists() and app.lock.read_text().strip()):
-        assert time.monotonic() < deadline, "the first run never took the lock"
-        time.sleep(0.02)
+def _wait_for_holder(app: App) -> None:
+    wait_until(
+        lambda: app.lock.exists() and app.lock.read_text().strip(),
+        what="the first run took the lock",
+    )
 
 
 MISSPELT = {

@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from pathlib import Path
 
 from elb_upgrade import lock
 from fakes.app import App
 from fakes.git import git
 from fakes.platform import marks_path, release_path
+from fakes.wait import wait_until
 from reliability.relkit import release, wait_mark
 
 ROUNDS = 5 * max(1, int(os.environ.get("ELB_RELIABILITY_REPEAT", "1")))  # the soak repeats it
@@ -40,13 +40,8 @@ def popen_in(app: App, root: Path, *args: str, **env: str) -> subprocess.Popen[s
 
 
 def first_to_exit(runs: list[subprocess.Popen[str]]) -> subprocess.Popen[str]:
-    deadline = time.monotonic() + 60  # a hang guard, not a speed check
-    while True:
-        done = [r for r in runs if r.poll() is not None]
-        if done:
-            return done[0]
-        assert time.monotonic() < deadline, "neither run ended"
-        time.sleep(0.02)
+    wait_until(lambda: any(r.poll() is not None for r in runs), what="one of the runs ended")
+    return next(r for r in runs if r.poll() is not None)
 
 
 def test_two_checkouts_with_different_snapshots_never_deploy_at_once(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from elb_upgrade.history.record import KEYS
 from fakes.app import App, make_app
+from fakes.wait import wait_until
 
 
 def test_success_deploys_new_images_and_records_one_line(app: App) -> None:
@@ -157,7 +158,10 @@ def test_bad_scope_is_aborted_with_scope_unknown(app: App) -> None:
 def test_lock_held_result(app: App) -> None:
     holder = app.popen("api")  # waits at the prompt, holding the lock
     try:
-        _wait_for(lambda: app.lock.exists() and app.lock.read_text().strip() != "")
+        wait_until(
+            lambda: app.lock.exists() and app.lock.read_text().strip() != "",
+            what="the first run took the lock",
+        )
         done = app.run("api", "--yes")
         assert done.returncode == 1
         assert f"another elb-upgrade run holds {app.lock}" in done.stderr
@@ -166,15 +170,6 @@ def test_lock_held_result(app: App) -> None:
     finally:
         holder.communicate("n\n", timeout=30)
     assert [line["result"] for line in app.lines()] == ["lock_held", "aborted_by_user"]
-
-
-def _wait_for(condition, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition never became true"
-        time.sleep(0.02)
 
 
 def test_conflict_on_deploy_changes_nothing_and_does_not_roll_back(app: App) -> None:

@@ -9,6 +9,7 @@ import subprocess
 from fakes.app import App
 from fakes.platform import load_state
 from fakes.services import AzuriteService, TcpRelay, closed_port
+from fakes.wait import wait_until
 from reliability.relkit import release, wait_mark
 from state.statekit import (
     container_url,
@@ -24,12 +25,12 @@ V1 = {"api": "demo-api:v1", "worker": "demo-api:v1", "frontend": "demo-frontend:
 
 def _wait_for_exits(procs: list[subprocess.Popen[str]], count: int) -> None:
     """Block until `count` of `procs` have ended (the losers), without timing anything."""
-    import time
-
-    deadline = time.monotonic() + 240
-    while sum(p.poll() is not None for p in procs) < count:
-        assert time.monotonic() < deadline, "the losing runs never ended"
-        time.sleep(0.05)
+    wait_until(
+        lambda: sum(p.poll() is not None for p in procs) >= count,
+        240,
+        what="the losing runs ended",
+        every=0.05,
+    )
 
 
 def test_four_hosts_five_runs_each_one_deploys_nineteen_lock_held_one_chained_history(

@@ -18,7 +18,6 @@ from fakes.git import commit_all, git
 from fakes.services import free_port
 
 EXAMPLE = REPO / "examples" / "dashboard"
-CLI = tuple(command())  # `python -m elb_upgrade`, as fakes/cli.py starts it
 BREAK_STORAGE = 'TABLE_ENDPOINT = "http://127.0.0.1:1/devstoreaccount1"  # wrong on purpose\n'
 CRASH_ON_START = 'raise SystemExit("boom: the api cannot start")\n'
 

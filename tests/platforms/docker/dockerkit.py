@@ -10,7 +10,6 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -77,15 +76,6 @@ def port_open(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(1)
         return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def wait_until(check: Callable[[], bool], seconds: float = 60, what: str = "") -> None:
-    """Poll `check` until it is true; AssertionError after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true after {seconds}s: {what or check}")
-        time.sleep(0.1)
 
 
 class Lines:

@@ -10,7 +10,9 @@ import re
 from typing import Any
 
 from appclone import BREAK_STORAGE, CRASH_ON_START, Clone
-from dockerkit import Lines, image_of, wait_until
+from dockerkit import Lines, image_of
+
+from fakes.wait import wait_until
 
 FAST_GATE = ("--health-interval", "0.5")
 

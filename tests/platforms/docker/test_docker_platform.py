@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dockerkit import BASE_IMAGE, port_open, remove_app, wait_until
+from dockerkit import BASE_IMAGE, port_open, remove_app
 
 from elb_upgrade.errors import (
     BuildError,
@@ -21,6 +21,7 @@ from elb_upgrade.platforms.base import RevisionState
 from elb_upgrade.platforms.docker import DockerPlatform
 from elb_upgrade.spec import AppSpec, ContainerSpec, ImageSpec
 from fakes.services import free_port
+from fakes.wait import wait_until
 
 # A web server that says which revision it is; SERVE_MARK makes two builds differ.
 SERVER = """\
@@ -173,7 +174,7 @@ def test_a_deploy_with_nothing_changed_is_still_a_new_running_revision(kit: Kit)
     assert kit.container("web").labels["elb-upgrade.revision"] == f"{kit.name}--2"
 
 
-def test_a_crash_on_start_is_reported_failed_within_seconds_with_its_log(kit: Kit) -> None:
+def test_a_crash_on_start_is_reported_failed_with_its_log(kit: Kit) -> None:
     v1 = kit.build()
     kit.platform.deploy({"web": v1, "side": v1}, print)
     crash = kit.build(key="crash")

@@ -12,11 +12,13 @@ import json
 import re
 import shutil
 import subprocess
-import time
 from typing import Any
 
-from appclone import CLI, Clone
+from appclone import Clone
 from dockerkit import serving_container
+
+from fakes.cli import command
+from fakes.wait import wait_until
 
 FAST_GATE = ("--health-interval", "0.5")
 BAD_WORKER = ('command = ["python3", "worker.py"]', 'command = ["python3", "no-such-worker.py"]')
@@ -131,7 +133,7 @@ def test_two_checkouts_with_different_snapshots_exclude_each_other(
     other_env = {**deployed.env, "ELB_UPGRADE_SNAPSHOT": str(tmp_path / "other-snapshot.json")}
     runs = [
         subprocess.Popen(
-            [*CLI, "api", *FAST_GATE],
+            command("api", *FAST_GATE),
             cwd=root,
             env=env,
             text=True,
@@ -142,10 +144,7 @@ def test_two_checkouts_with_different_snapshots_exclude_each_other(
         for root, env in ((deployed.root, deployed.env), (other_root, other_env))
     ]
     try:
-        deadline = time.monotonic() + 120  # a hang guard, not a speed check
-        while not any(r.poll() is not None for r in runs):
-            assert time.monotonic() < deadline, "neither run ended"
-            time.sleep(0.05)
+        wait_until(lambda: any(r.poll() is not None for r in runs), 120, "one run ended")
         [loser] = [r for r in runs if r.poll() is not None]
         [winner] = [r for r in runs if r is not loser]
         out, _ = winner.communicate("y\n", timeout=300)
