@@ -1,11 +1,25 @@
-"""The whole suite as `scripts/test.sh` runs it (ruff, mypy --strict, pytest), N times in a row.
+"""The whole suite as `scripts/test.sh` runs it, N times in a row, beside the suite before
+issue 10, in one batch.
 
-    uv run python bench/run.py suite                 # 10 runs (ELB_SUITE_RUNS=N for other N)
+    uv run python bench/run.py suite     # 10 runs of this tree, 3 of the tree before issue 10
 
-Set-up (scripts/setup.sh) runs once before; every run then starts as a fresh clone would:
-no mypy cache and no pytest cache. A run is green when all three exit 0. Reported: how
-many of the runs in a row were green, and the wall time of each (target: at most half of
-the 230 s pytest alone took before issue 10). Only run when named: it takes N suites.
+Set-up (scripts/setup.sh) runs once before. Every run then starts as a fresh clone would:
+no mypy cache, no pytest cache, no rewritten test bytecode. A run is green when every step
+exits 0. Reported: how many runs of this tree in a row were green, the wall time of each,
+and the ratio of this tree's median to the median of the tree issue 10 was filed against
+(target: at most 0.5, "half of today's wall time").
+
+The tree before issue 10 (`BASELINE`, commit 26d3d78) is exported into a temporary folder
+with `git archive`, gets its own environment (`uv sync`) and its own set-up, and runs its
+own steps (ruff, mypy, pytest in one process). Its runs are interleaved with this tree's,
+so both see the same machine: these machines are shared, and the suite's wall time moves
+with the host's load by a third from one hour to the next.
+
+    ELB_SUITE_RUNS=N           runs of this tree (default 10)
+    ELB_SUITE_BASELINE_RUNS=M  runs of the tree before issue 10 (default 3; 0: none)
+    ELB_SUITE_BASELINE=REV     another tree to compare with
+
+Only run when named: it takes N + M suites (about 45 minutes with the defaults).
 """
 
 from __future__ import annotations
@@ -15,62 +29,129 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 EXPLICIT = True  # bench/run.py runs this only when asked by name
 ROOT = Path(__file__).resolve().parents[1]
-BEFORE_SECONDS = 230.0  # pytest alone on a fresh clone before issue 10 (issue 10's text)
+BASELINE = "26d3d78"  # the last commit before issue 10: its suite took ~230 s
 WORKERS = os.environ.get("ELB_TEST_WORKERS", "6")
+Step = Sequence[str]
+Steps = Callable[[str], list[Step]]  # the steps of one run, given a fresh mypy cache folder
 
 
-def _fresh_clone_caches() -> None:
-    """No cache a fresh clone would lack: the tests' rewritten bytecode goes."""
-    for folder in (ROOT / "tests").rglob("__pycache__"):
+def _current_steps(cache: str) -> list[Step]:
+    """This tree's steps, as scripts/test.sh runs them."""
+    pytest = ["env", "-u", "PYTHONDONTWRITEBYTECODE", "uv", "run", "--quiet", "pytest",
+              "-q", "-p", "no:cacheprovider"]  # fmt: skip
+    return [
+        ["uv", "run", "--quiet", "ruff", "check", "."],
+        ["uv", "run", "--quiet", "mypy", "--cache-dir", cache],
+        [*pytest, "--collect-only"],
+        [*pytest, "-n", WORKERS, "--dist", "worksteal"],
+    ]
+
+
+def _baseline_steps(cache: str) -> list[Step]:
+    """The steps the tree before issue 10 ran (its scripts/test.sh): one pytest process."""
+    return [
+        ["uv", "run", "--quiet", "ruff", "check", "."],
+        ["uv", "run", "--quiet", "mypy", "--cache-dir", cache],
+        ["uv", "run", "--quiet", "pytest", "-q", "-p", "no:cacheprovider"],
+    ]
+
+
+def _one_run(tree: Path, steps_for: Steps, log: Path) -> tuple[bool, float]:
+    for folder in (tree / "tests").rglob("__pycache__"):  # what a fresh clone lacks
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def _one_run(log: Path) -> tuple[bool, float]:
-    _fresh_clone_caches()
     with tempfile.TemporaryDirectory() as cache, log.open("w") as out:
-        pytest = ["env", "-u", "PYTHONDONTWRITEBYTECODE", "uv", "run", "--quiet", "pytest",
-                  "-q", "-p", "no:cacheprovider"]  # fmt: skip
-        steps = [  # as scripts/test.sh runs them
-            ["uv", "run", "--quiet", "ruff", "check", "."],
-            ["uv", "run", "--quiet", "mypy", "--cache-dir", cache],
-            [*pytest, "--collect-only"],
-            [*pytest, "-n", WORKERS, "--dist", "worksteal"],
-        ]
         started = time.monotonic()
         ok = all(
-            subprocess.run(step, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT).returncode == 0
-            for step in steps
+            subprocess.run(step, cwd=tree, stdout=out, stderr=subprocess.STDOUT).returncode == 0
+            for step in steps_for(cache)
         )
         return ok, time.monotonic() - started
 
 
+def _baseline_tree(revision: str, into: Path) -> Path:
+    """`revision` exported into `into`, with its own environment and set-up done."""
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", revision], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    tree = into / "baseline"
+    tree.mkdir()
+    with tempfile.TemporaryFile() as tar_file:
+        tar_file.write(archive)
+        tar_file.seek(0)
+        with tarfile.open(fileobj=tar_file) as tar:
+            tar.extractall(tree, filter="data")
+    for step in (["uv", "sync", "--quiet", "--all-extras", "--frozen"], ["scripts/setup.sh"]):
+        subprocess.run(step, cwd=tree, stdout=subprocess.DEVNULL, check=True)
+    return tree
+
+
+def _baseline_slots(runs: int, baseline_runs: int) -> set[int]:
+    """Before which of this tree's runs (0-based) a baseline run goes: spread evenly."""
+    if baseline_runs <= 0:
+        return set()
+    return {round(i * runs / baseline_runs) for i in range(baseline_runs)}
+
+
+def _batch(
+    baseline: Path | None, runs: int, baseline_runs: int, logs: Path
+) -> tuple[list[tuple[bool, float]], list[tuple[bool, float]]]:
+    current: list[tuple[bool, float]] = []
+    before: list[tuple[bool, float]] = []
+    slots = _baseline_slots(runs, baseline_runs) if baseline else set()
+    for n in range(runs):
+        if baseline and n in slots:
+            log = logs / f"baseline-{len(before) + 1}.log"
+            ok, seconds = _one_run(baseline, _baseline_steps, log)
+            before.append((ok, seconds))
+            print(f"  baseline run {len(before)}: {'green' if ok else 'red'} in {seconds:.1f} s",
+                  file=sys.stderr)  # fmt: skip
+        ok, seconds = _one_run(ROOT, _current_steps, logs / f"run-{n + 1}.log")
+        current.append((ok, seconds))
+        print(f"  suite run {n + 1}: {'green' if ok else 'RED'} in {seconds:.1f} s",
+              file=sys.stderr)  # fmt: skip
+    return current, before
+
+
 def run() -> list[dict[str, object]]:
     runs = int(os.environ.get("ELB_SUITE_RUNS", "10"))
+    baseline_runs = int(os.environ.get("ELB_SUITE_BASELINE_RUNS", "3"))
+    revision = os.environ.get("ELB_SUITE_BASELINE", BASELINE)
     subprocess.run([str(ROOT / "scripts" / "setup.sh")], check=True, stdout=subprocess.DEVNULL)
     logs = ROOT / "bench" / "results" / "suite"
     logs.mkdir(parents=True, exist_ok=True)
-    results = []
-    for n in range(1, runs + 1):
-        ok, seconds = _one_run(logs / f"run-{n}.log")
-        results.append((ok, seconds))
-        print(f"  suite run {n}: {'green' if ok else 'RED'} in {seconds:.1f} s", file=sys.stderr)
-    walls = [s for _, s in results]
-    green = sum(ok for ok, _ in results)
-    in_a_row = next((i for i, (ok, _) in enumerate(results) if not ok), len(results))
+    for old in logs.glob("*.log"):
+        old.unlink()
+    with tempfile.TemporaryDirectory(prefix="elb-suite-") as scratch:
+        baseline = _baseline_tree(revision, Path(scratch)) if baseline_runs > 0 else None
+        current, before = _batch(baseline, runs, baseline_runs, logs)
+    walls = [s for _, s in current]
+    in_a_row = next((i for i, (ok, _) in enumerate(current) if not ok), len(current))
+    median = statistics.median(walls)
     row = {"benchmark": "suite (ruff, mypy, pytest)"}
-    median, half = statistics.median(walls), BEFORE_SECONDS / 2
-    return [
+    rows: list[dict[str, object]] = [
         {**row, "metric": f"green runs in a row (of {runs})", "value": in_a_row,
          "target": f"{runs}", "ok": in_a_row == runs},
-        {**row, "metric": "green runs", "value": green, "target": "", "ok": None},
-        {**row, "metric": "median wall time (s)", "value": median,
-         "target": f"<= {half:.0f}", "ok": median <= half},
-        {**row, "metric": "slowest wall time (s)", "value": max(walls), "target": "", "ok": None},
-        {**row, "metric": "fastest wall time (s)", "value": min(walls), "target": "", "ok": None},
+        {**row, "metric": "median wall time (s)", "value": median, "target": "", "ok": None},
+        {**row, "metric": "fastest / slowest (s)",
+         "value": f"{min(walls):.1f} / {max(walls):.1f}", "target": "", "ok": None},
     ]  # fmt: skip
+    if before:
+        before_median = statistics.median(s for _, s in before)
+        base = {"benchmark": f"suite before issue 10 ({revision})"}
+        rows += [
+            {**base, "metric": "median wall time (s)", "value": before_median, "target": "",
+             "ok": None},
+            {**base, "metric": "green runs", "value": sum(ok for ok, _ in before),
+             "target": "", "ok": None},
+            {**row, "metric": "median / median before issue 10", "value": median / before_median,
+             "target": "<= 0.5", "ok": median / before_median <= 0.5},
+        ]  # fmt: skip
+    return rows
