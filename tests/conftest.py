@@ -15,6 +15,7 @@ from fakes.git import commit_all, git
 from fakes.platform import MEMORY
 from fakes.readiness import ReadinessServer
 from fakes.sandbox import BIN, CONFIG, TESTS, Env
+from fakes.schedule import spread
 
 # A test's verdict may not depend on machine load (2 cores shared with other test runs):
 # no per-example deadline, and no health check that fails a test for being slow to
@@ -23,6 +24,22 @@ LOAD_INDEPENDENT = "load-independent"
 SLOW_OK = (HealthCheck.too_slow, HealthCheck.data_too_large)
 settings.register_profile(LOAD_INDEPENDENT, deadline=None, suppress_health_check=SLOW_OK)
 settings.load_profile(LOAD_INDEPENDENT)
+
+# How heavy a test is for the scheduler, by the fixture that makes it so: the example app
+# deployed behind its proxy under load, or deployed at all (tests/platforms/docker).
+HEAVY_FIXTURES = {"live": 3, "clone": 2}
+
+
+def _weight(item: pytest.Item) -> int:
+    names = getattr(item, "fixturenames", ())
+    return max((w for name, w in HEAVY_FIXTURES.items() if name in names), default=0)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Spread the heavy tests over the xdist workers' slices (tests/fakes/schedule.py)."""
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    items[:] = spread(items, workers, _weight)
 
 
 @pytest.fixture

@@ -9,9 +9,11 @@ Failures are counted; nothing is timed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -39,7 +41,10 @@ def assert_no_failures(load: Load) -> None:
     assert not failed, f"{len(failed)} of {load.count()} failed, first: {failed[:3]}"
 
 
-def test_a_healthy_upgrade_fails_no_request(live: Clone, engine: Any) -> None:
+def test_a_healthy_upgrade_fails_no_request_and_status_shows_each_route(
+    live: Clone, engine: Any
+) -> None:
+    assert_routes(live, api=f"{live.name}--1")
     live.set_version("1.1.0")
     with Load(api_port(live)) as load:
         done = live.run("api", "--yes", *FAST_GATE)
@@ -61,6 +66,19 @@ def test_a_healthy_upgrade_fails_no_request(live: Clone, engine: Any) -> None:
     assert any(s.revision == old and s.ended_after > switched for s in load.shorts)
     assert [c.name for c in instances(engine, live.name, "api")] == [f"{live.name}-api--2"]
     assert "drain:" in done.stdout
+    assert_routes(live, api=new)  # frontend and terminal were not in the scope
+
+
+def assert_routes(app: Clone, api: str) -> None:
+    """`status` and `status --json` name the revision each public port routes to."""
+    expected = {"api": api, "frontend": f"{app.name}--1", "terminal": f"{app.name}--1"}
+    done = app.run("status")
+    assert done.returncode == 0, done.stdout
+    for name, revision in expected.items():
+        port = app.ports[f"{name.upper()}_PORT"]
+        assert f"127.0.0.1:{port}  {name} → {revision} (127.0.0.1:" in done.stdout
+    data = json.loads(app.run("status", "--json").stdout)
+    assert {r["container"]: r["revision"] for r in data["routes"]} == expected
 
 
 def test_a_crash_on_start_fails_no_request_and_never_takes_traffic(
@@ -81,7 +99,9 @@ def test_a_crash_on_start_fails_no_request_and_never_takes_traffic(
     assert [c.name for c in instances(engine, live.name, "api")] == [f"{live.name}-api--1"]
 
 
-def test_a_rollback_fails_no_request(live: Clone) -> None:
+def test_a_rollback_fails_no_request_and_a_second_rollback_changes_nothing(
+    live: Clone, engine: Any
+) -> None:
     live.set_version("2.0.0")
     assert live.run("full", "--yes", *FAST_GATE).returncode == 0
     with Load(api_port(live)) as load:
@@ -94,6 +114,21 @@ def test_a_rollback_fails_no_request(live: Clone) -> None:
     assert all(s.complete for s in load.shorts), load.shorts
     code, body = live.ready()
     assert (code, body["version"], live.results()[-1]) == (200, "1.0.0", "rollback_success")
+    assert body["revision"] == f"{live.name}--3"
+    # Rolling back again finds every container already on the snapshot's release.
+    before = running(engine, live.name)
+    again = live.run("rollback", "--yes", *FAST_GATE)
+    assert again.returncode == 0, again.stdout
+    assert f"already runs {live.name}--1 (tag " in again.stdout
+    assert "nothing changed" in again.stdout
+    assert running(engine, live.name) == before
+    assert live.ready()[1]["revision"] == f"{live.name}--3"
+
+
+def running(engine: Any, app: str) -> dict[str, str]:
+    """Name → ID of every running container of `app`."""
+    found = engine.containers.list(filters={"label": f"elb-upgrade.app={app}"})
+    return {c.name: c.id for c in found}
 
 
 # kill -9 of the CLI at each phase of a blue/green upgrade: the line after which it dies.
@@ -105,13 +140,32 @@ PHASES = {
 }
 
 
-@pytest.mark.parametrize("phase", PHASES)
+# Two phases per app: the run after the first kill cleans up and leaves one revision
+# serving, the state every kill starts from, so the second kill needs no first deploy.
+@pytest.mark.parametrize("phases", [("deploy", "gate"), ("drain", "retire")], ids="-".join)
 def test_kill_9_leaves_one_revision_serving_and_the_next_run_cleans_up(
-    live: Clone, engine: Any, phase: str
+    live: Clone, engine: Any, phases: tuple[str, str]
 ) -> None:
-    if phase == "drain":
-        live.env["ELB_DRAIN_SECONDS"] = "60"  # the long stream keeps the drain open
-    live.set_version("1.1.0")
+    for n, phase in enumerate(phases):
+        with subtest(phase):
+            kill_9_then_upgrade(
+                live, engine, phase, versions=(f"1.{2 * n + 1}.0", f"1.{2 * n + 2}.0")
+            )
+
+
+@contextlib.contextmanager
+def subtest(phase: str) -> Iterator[None]:
+    """Name the phase in a failure (the second phase runs on the first one's app)."""
+    try:
+        yield
+    except AssertionError as exc:
+        raise AssertionError(f"kill -9 at {phase}: {exc}") from exc
+
+
+def kill_9_then_upgrade(live: Clone, engine: Any, phase: str, versions: tuple[str, str]) -> None:
+    # The long stream keeps a drain open; the kill at "drain" lands inside a 60 s one.
+    live.env["ELB_DRAIN_SECONDS"] = "60" if phase == "drain" else DRAIN
+    live.set_version(versions[0])
     with Load(api_port(live)) as load:
         lines = Lines(live.popen("api", "--yes", *FAST_GATE))
         lines.wait_for(PHASES[phase])
@@ -121,13 +175,13 @@ def test_kill_9_leaves_one_revision_serving_and_the_next_run_cleans_up(
         serving = load.revisions()[-1]
         load.wait_for_answers(50)
         assert load.revisions()[-1] == serving  # one revision serves after the kill
-        live.set_version("1.2.0")
+        live.set_version(versions[1])
         again = live.run("api", "--yes", *FAST_GATE)
         load.wait_for_answers(20)
     assert again.returncode == 0, again.stdout
     assert_no_failures(load)
     final = load.revisions()[-1]
-    assert final != serving and live.ready()[1]["version"] == "1.2.0"
+    assert final != serving and live.ready()[1]["version"] == versions[1]
     number = final.rpartition("--")[2]
     assert [c.name for c in instances(engine, live.name, "api")] == [f"{live.name}-api--{number}"]
     state = json.dumps(routes(live))
@@ -160,21 +214,21 @@ def app_containers(engine: Any, app: str) -> list[tuple[str, str]]:
     return sorted((c.name, c.status) for c in found)
 
 
-def test_status_shows_which_revision_each_public_port_routes_to(live: Clone) -> None:
-    done = live.run("status")
-    assert done.returncode == 0, done.stdout
-    for name in ("api", "frontend", "terminal"):
-        port = live.ports[f"{name.upper()}_PORT"]
-        assert f"127.0.0.1:{port}  {name} → {live.name}--1 (127.0.0.1:" in done.stdout
-    data = json.loads(live.run("status", "--json").stdout)
-    assert {r["container"]: r["revision"] for r in data["routes"]} == {
-        "api": f"{live.name}--1",
-        "frontend": f"{live.name}--1",
-        "terminal": f"{live.name}--1",
-    }
+def test_a_proxy_on_other_ports_or_stopped_fails_the_preflight_and_changes_nothing(
+    live: Clone, engine: Any
+) -> None:
+    from fakes.services import free_port
 
+    before = app_containers(engine, live.name)
+    deployed_port = live.env["FRONTEND_PORT"]
+    live.env["FRONTEND_PORT"] = moved = str(free_port())  # the config moves, the proxy not
+    done = live.run("frontend", "--yes")
+    assert done.returncode == 1, done.stdout
+    assert "listens on" in done.stdout and f"frontend:{moved}" in done.stdout
+    assert f"docker rm -f {live.name}-proxy" in done.stdout
+    assert app_containers(engine, live.name) == before
+    live.env["FRONTEND_PORT"] = deployed_port
 
-def test_a_stopped_proxy_fails_the_preflight_and_changes_nothing(live: Clone, engine: Any) -> None:
     engine.containers.get(f"{live.name}-proxy").stop(timeout=5)
     before = app_containers(engine, live.name)
     live.set_version("1.1.0")
@@ -184,19 +238,4 @@ def test_a_stopped_proxy_fails_the_preflight_and_changes_nothing(live: Clone, en
     assert f"docker start {live.name}-proxy" in done.stdout and "Traceback" not in done.stdout
     assert "nothing was changed" in done.stdout
     assert app_containers(engine, live.name) == before
-    assert live.results()[-1] == "preflight_failed"
-
-
-def test_a_proxy_on_other_ports_than_the_config_fails_the_preflight(
-    live: Clone, engine: Any
-) -> None:
-    from fakes.services import free_port
-
-    live.ports["FRONTEND_PORT"] = free_port()
-    live.env["FRONTEND_PORT"] = str(live.ports["FRONTEND_PORT"])
-    before = app_containers(engine, live.name)
-    done = live.run("frontend", "--yes")
-    assert done.returncode == 1, done.stdout
-    assert "listens on" in done.stdout and f"frontend:{live.ports['FRONTEND_PORT']}" in done.stdout
-    assert f"docker rm -f {live.name}-proxy" in done.stdout
-    assert app_containers(engine, live.name) == before
+    assert live.results()[-2:] == ["preflight_failed", "preflight_failed"]

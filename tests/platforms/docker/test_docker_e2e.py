@@ -17,14 +17,13 @@ from fakes.wait import wait_until
 FAST_GATE = ("--health-interval", "0.5")
 
 
-def test_first_deploy_serves_the_page_and_records_success(deployed: Clone) -> None:
+def test_first_deploy_serves_the_page_and_an_upgrade_makes_the_new_revision_serve(
+    deployed: Clone,
+) -> None:
     code, body = deployed.ready()
     assert (code, body["revision"], body["version"]) == (200, f"{deployed.name}--1", "1.0.0")
     wait_until(lambda: f"{deployed.name}--1" in deployed.page(), what="the page")
     assert [(h["scope"], h["result"]) for h in deployed.history()] == [("full", "success")]
-
-
-def test_upgrade_makes_the_new_revision_serve(deployed: Clone) -> None:
     deployed.set_version("1.1.0")
     done = deployed.run("full", "--yes", *FAST_GATE)
     assert done.returncode == 0, done.stdout
@@ -65,16 +64,6 @@ def test_a_crash_on_start_is_rolled_back_as_soon_as_the_engine_reports_it(
     assert "boom: the api cannot start" in lines.text()
     assert deployed.results()[-1] == "upgrade_failed_rolled_back"
     assert deployed.ready()[0] == 200
-
-
-def test_explicit_rollback_restores_the_snapshot(deployed: Clone) -> None:
-    deployed.set_version("2.0.0")
-    assert deployed.run("full", "--yes", *FAST_GATE).returncode == 0
-    done = deployed.run("rollback", "--yes", *FAST_GATE)
-    assert done.returncode == 0, done.stdout
-    assert deployed.results()[-1] == "rollback_success"
-    code, body = deployed.ready()
-    assert (code, body["version"], body["revision"]) == (200, "1.0.0", f"{deployed.name}--3")
 
 
 def test_a_second_concurrent_run_is_refused(deployed: Clone) -> None:
