@@ -1,5 +1,5 @@
-"""The whole suite as `scripts/test.sh` runs it, N times in a row, beside the suite before
-issue 10, in one batch.
+"""The whole suite as `scripts/test.sh` runs it (`scripts/check.sh`), N times in a row,
+beside the suite before issue 10, in one batch.
 
     uv run python bench/run.py suite     # 10 runs of this tree, 3 of the tree before issue 10
 
@@ -38,21 +38,14 @@ from pathlib import Path
 EXPLICIT = True  # bench/run.py runs this only when asked by name
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = "26d3d78"  # the last commit before issue 10: its suite took ~230 s
-WORKERS = os.environ.get("ELB_TEST_WORKERS", "6")
 Step = Sequence[str]
 Steps = Callable[[str], list[Step]]  # the steps of one run, given a fresh mypy cache folder
 
 
 def _current_steps(cache: str) -> list[Step]:
-    """This tree's steps, as scripts/test.sh runs them."""
-    pytest = ["env", "-u", "PYTHONDONTWRITEBYTECODE", "uv", "run", "--quiet", "pytest",
-              "-q", "-p", "no:cacheprovider"]  # fmt: skip
-    return [
-        ["uv", "run", "--quiet", "ruff", "check", "."],
-        ["uv", "run", "--quiet", "mypy", "--cache-dir", cache],
-        [*pytest, "--collect-only"],
-        [*pytest, "-n", WORKERS, "--dist", "worksteal"],
-    ]
+    """This tree's suite: scripts/check.sh, which scripts/test.sh runs after set-up (ruff,
+    then mypy beside one collection pass and pytest on six workers)."""
+    return [["env", f"MYPY_CACHE_DIR={cache}", "scripts/check.sh", "-q", "-p", "no:cacheprovider"]]
 
 
 def _baseline_steps(cache: str) -> list[Step]:
