@@ -9,11 +9,11 @@ exits 0. Reported: how many runs of this tree in a row were green, the wall time
 and the ratio of this tree's median to the median of the tree issue 10 was filed against
 (target: at most 0.5, "half of today's wall time").
 
-The tree before issue 10 (`BASELINE`, commit 26d3d78) is exported into a temporary folder
-with `git archive`, gets its own environment (`uv sync`) and its own set-up, and runs its
-own steps (ruff, mypy, pytest in one process). Its runs are interleaved with this tree's,
-so both see the same machine: these machines are shared, and the suite's wall time moves
-with the host's load by a third from one hour to the next.
+The tree before issue 10 (`BASELINE`, commit 26d3d78) is checked out in a temporary git
+worktree (its tests expect a git checkout), gets its own environment (`uv sync`) and its
+own set-up, and runs its own steps (ruff, mypy, pytest in one process). Its runs are
+interleaved with this tree's, so both see the same machine: these machines are shared,
+and the suite's wall time moves with the host's load by a third from one hour to the next.
 
     ELB_SUITE_RUNS=N           runs of this tree (default 10)
     ELB_SUITE_BASELINE_RUNS=M  runs of the tree before issue 10 (default 3; 0: none)
@@ -24,15 +24,15 @@ Only run when named: it takes N + M suites (about 45 minutes with the defaults).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 EXPLICIT = True  # bench/run.py runs this only when asked by name
@@ -69,21 +69,22 @@ def _one_run(tree: Path, steps_for: Steps, log: Path) -> tuple[bool, float]:
         return ok, time.monotonic() - started
 
 
-def _baseline_tree(revision: str, into: Path) -> Path:
-    """`revision` exported into `into`, with its own environment and set-up done."""
-    archive = subprocess.run(
-        ["git", "archive", "--format=tar", revision], cwd=ROOT, capture_output=True, check=True
-    ).stdout
-    tree = into / "baseline"
-    tree.mkdir()
-    with tempfile.TemporaryFile() as tar_file:
-        tar_file.write(archive)
-        tar_file.seek(0)
-        with tarfile.open(fileobj=tar_file) as tar:
-            tar.extractall(tree, filter="data")
-    for step in (["uv", "sync", "--quiet", "--all-extras", "--frozen"], ["scripts/setup.sh"]):
-        subprocess.run(step, cwd=tree, stdout=subprocess.DEVNULL, check=True)
-    return tree
+@contextlib.contextmanager
+def _baseline_tree(revision: str) -> Iterator[Path]:
+    """A git worktree of `revision` (its tests expect a git checkout), with its own
+    environment and set-up done; removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="elb-suite-") as scratch:
+        tree = Path(scratch) / "baseline"
+        git = ["git", "-C", str(ROOT), "worktree"]
+        subprocess.run([*git, "add", "--detach", str(tree), revision], capture_output=True,
+                       check=True)  # fmt: skip
+        try:
+            for step in (["uv", "sync", "--quiet", "--all-extras", "--frozen"],
+                         ["scripts/setup.sh"]):  # fmt: skip
+                subprocess.run(step, cwd=tree, stdout=subprocess.DEVNULL, check=True)
+            yield tree
+        finally:
+            subprocess.run([*git, "remove", "--force", str(tree)], capture_output=True)
 
 
 def _baseline_slots(runs: int, baseline_runs: int) -> set[int]:
@@ -122,9 +123,11 @@ def run() -> list[dict[str, object]]:
     logs.mkdir(parents=True, exist_ok=True)
     for old in logs.glob("*.log"):
         old.unlink()
-    with tempfile.TemporaryDirectory(prefix="elb-suite-") as scratch:
-        baseline = _baseline_tree(revision, Path(scratch)) if baseline_runs > 0 else None
-        current, before = _batch(baseline, runs, baseline_runs, logs)
+    if baseline_runs > 0:
+        with _baseline_tree(revision) as baseline:
+            current, before = _batch(baseline, runs, baseline_runs, logs)
+    else:
+        current, before = _batch(None, runs, 0, logs)
     walls = [s for _, s in current]
     in_a_row = next((i for i, (ok, _) in enumerate(current) if not ok), len(current))
     median = statistics.median(walls)
