@@ -60,13 +60,25 @@ def _baseline_steps(cache: str) -> list[Step]:
 def _one_run(tree: Path, steps_for: Steps, log: Path) -> tuple[bool, float]:
     for folder in (tree / "tests").rglob("__pycache__"):  # what a fresh clone lacks
         shutil.rmtree(folder, ignore_errors=True)
+    env = _outside_any_venv()
     with tempfile.TemporaryDirectory() as cache, log.open("w") as out:
         started = time.monotonic()
         ok = all(
-            subprocess.run(step, cwd=tree, stdout=out, stderr=subprocess.STDOUT).returncode == 0
+            subprocess.run(step, cwd=tree, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
+            == 0
             for step in steps_for(cache)
         )
         return ok, time.monotonic() - started
+
+
+def _outside_any_venv() -> dict[str, str]:
+    """This environment without the venv `uv run` put this process in: each tree's own
+    `uv run` then finds its own `elb-upgrade` on PATH, never this tree's."""
+    venv = os.environ.get("VIRTUAL_ENV", "")
+    path = [p for p in os.environ.get("PATH", "").split(os.pathsep) if not venv or
+            not p.startswith(venv)]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    return {**env, "PATH": os.pathsep.join(path)}
 
 
 @contextlib.contextmanager
