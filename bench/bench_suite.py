@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -64,11 +65,26 @@ def _one_run(tree: Path, steps_for: Steps, log: Path) -> tuple[bool, float]:
     with tempfile.TemporaryDirectory() as cache, log.open("w") as out:
         started = time.monotonic()
         ok = all(
-            subprocess.run(step, cwd=tree, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
+            subprocess.run(
+                step,
+                cwd=tree,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_default_signals,
+            ).returncode
             == 0
             for step in steps_for(cache)
         )
         return ok, time.monotonic() - started
+
+
+def _default_signals() -> None:
+    """Each run starts as from a terminal: a bench started in the background (`cmd &`)
+    ignores SIGINT and SIGQUIT, and its children would inherit that. The tree before
+    issue 10 did not restore SIGINT, so its signal tests hung on an ignored Ctrl+C."""
+    for signum in (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
 
 
 def _outside_any_venv() -> dict[str, str]:
