@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -13,6 +14,16 @@ from elb_upgrade.platforms.docker.engine import translated
 from elb_upgrade.spec import ImageSpec
 
 TAIL_LINES = 30
+# The classic builder probes its cache by reading every image built on the same parent
+# layer. When another build's cleanup or `docker image prune` removes one of them during
+# the probe, the build fails with this, through no fault of the Dockerfile. Building
+# again probes without it.
+LOST_CACHE = re.compile(r'unable to find image "?sha256:[0-9a-f]+')
+LOST_CACHE_ATTEMPTS = 3
+
+
+class _LostCache(Exception):
+    """The engine lost an image of its build cache during this build."""
 
 
 def build_image(client: Any, image: ImageSpec, tag: str, log: LogSink, git_sha: str = "") -> str:
@@ -24,6 +35,25 @@ def build_image(client: Any, image: ImageSpec, tag: str, log: LogSink, git_sha: 
             f"building {ref}: no {image.dockerfile} in {image.context}",
             hint=f"fix images.{image.key}.context / dockerfile in elb-upgrade.toml",
         )
+    for _ in range(LOST_CACHE_ATTEMPTS - 1):
+        try:
+            _build_once(client, image, ref, log, git_sha)
+            return ref
+        except _LostCache as lost:
+            log(f"{lost.args[0]}: another build or a clean-up removed it meanwhile; building again")
+    try:
+        _build_once(client, image, ref, log, git_sha)
+    except _LostCache as lost:
+        raise BuildError(
+            f"building {ref} failed {LOST_CACHE_ATTEMPTS} times: {lost.args[0]}",
+            hint="another build or an image clean-up (docker image prune) on this engine "
+            "removed an image the build was reading as cache; rerun when it is done",
+            log_tail=lost.args[1],
+        ) from None
+    return ref
+
+
+def _build_once(client: Any, image: ImageSpec, ref: str, log: LogSink, git_sha: str) -> None:
     with translated(f"building {ref}"):
         # Host networking: no bridge exists on these engines, and the package index is
         # reached through the host's network.
@@ -39,7 +69,6 @@ def build_image(client: Any, image: ImageSpec, tag: str, log: LogSink, git_sha: 
             decode=True,
         )
         _follow(events, ref, log)
-    return ref
 
 
 def _follow(events: Iterable[dict[str, Any]], ref: str, log: LogSink) -> None:
@@ -48,6 +77,8 @@ def _follow(events: Iterable[dict[str, Any]], ref: str, log: LogSink) -> None:
         for line in _lines(event):
             tail.append(line)
             log(line)
+        if "error" in event and LOST_CACHE.search(str(event["error"])):
+            raise _LostCache(str(event["error"]).strip(), "\n".join(tail))
         if "error" in event:
             raise BuildError(
                 f"building {ref} failed: {str(event['error']).strip()}",
