@@ -77,14 +77,16 @@ def _follow(events: Iterable[dict[str, Any]], ref: str, log: LogSink) -> None:
         for line in _lines(event):
             tail.append(line)
             log(line)
-        if "error" in event and LOST_CACHE.search(str(event["error"])):
-            raise _LostCache(str(event["error"]).strip(), "\n".join(tail))
-        if "error" in event:
-            raise BuildError(
-                f"building {ref} failed: {str(event['error']).strip()}",
-                hint="fix the Dockerfile or the code it builds, commit, and rerun",
-                log_tail="\n".join(tail),
-            )
+        if "error" not in event:
+            continue
+        error = str(event["error"]).strip()
+        if LOST_CACHE.search(error):
+            raise _LostCache(error, "\n".join(tail))
+        raise BuildError(
+            f"building {ref} failed: {error}",
+            hint="fix the Dockerfile or the code it builds, commit, and rerun",
+            log_tail="\n".join(tail),
+        )
 
 
 def _lines(event: dict[str, Any]) -> list[str]:
