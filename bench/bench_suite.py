@@ -19,7 +19,7 @@ and the suite's wall time moves with the host's load by a third from one hour to
     ELB_SUITE_BASELINE_RUNS=M  runs of the tree before issue 10 (default 3; 0: none)
     ELB_SUITE_BASELINE=REV     another tree to compare with
 
-Only run when named: it takes N + M suites (about 45 minutes with the defaults).
+Only run when named: it takes N + M suites (about 40 minutes with the defaults).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ cd "$ROOT"
 echo "==> ruff check"
 uv run --quiet ruff check .
 
-# mypy needs one core for about 6 s and the tests never saturate both: it runs beside
+# mypy needs one core for about 6 s and the tests leave 10-20 % of the CPU idle: it runs beside
 # them, and its report is printed (and its verdict counted) when they are done.
 echo "==> mypy --strict src (beside the tests; its report follows theirs)"
 MYPY_LOG=$(mktemp)
