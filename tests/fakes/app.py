@@ -6,19 +6,29 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator, Mapping
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fakes.cli import Ran, command, popen_process, run_cli, run_process
 from fakes.git import GIT_ENV, commit_all, git
+from fakes.herd import Herd, Spec
 from fakes.platform import load_state, readiness_answer, update_state
 from fakes.readiness import ReadinessServer
 
 __all__ = ["GIT_ENV", "App", "ReadinessServer", "app_fixture", "make_app"]
 
 TESTS = Path(__file__).resolve().parents[1]
+# What a run of the fake app imports after the CLI: a herd's launcher imports them once.
+RUN_MODULES = (
+    "fakes.platform",
+    "elb_upgrade.run",
+    "elb_upgrade.ui",
+    "elb_upgrade.readiness_fetch",
+    "elb_upgrade.state.local",
+)
 
 CONFIG = """\
 [app]
@@ -103,6 +113,14 @@ class App:
 
     def popen(self, *args: str, **env: str) -> subprocess.Popen[str]:
         return popen_process(args, cwd=self.root, env=self.env(**env))
+
+    def herd(
+        self, runs: Sequence[tuple[Sequence[str], Mapping[str, str]]], preload: Sequence[str] = ()
+    ) -> Herd:
+        """Every `(args, env)` of `runs` as its own process, all at once (fakes/herd.py)."""
+        specs = [Spec(args, self.env(**env), self.root) for args, env in runs]
+        folder = Path(tempfile.mkdtemp(prefix="herd-", dir=self.root.parent))
+        return Herd(specs, folder, preload=(*RUN_MODULES, *preload))
 
     def set(self, **changes: Any) -> None:
         update_state(self.state, **changes)

@@ -35,9 +35,11 @@ RUNS = 50
 
 @pytest.mark.usefixtures("soak")
 def test_fifty_concurrent_runs_exactly_one_proceeds(app: App) -> None:
-    """49 of 50 simultaneous runs exit 1 at once naming the one holder; it finishes alone."""
+    """49 of 50 simultaneous runs exit 1 at once naming the one holder; it finishes alone.
+    The runs are forked from one interpreter (fakes/herd.py): 50 processes, 1 start-up."""
     app.set(pause={"build": 120})
-    runs = [app.popen("api", "--yes") for _ in range(RUNS)]
+    herd = app.herd([(["api", "--yes"], {})] * RUNS)
+    runs = herd.runs
     try:
         wait_until(
             lambda: sum(run.poll() is not None for run in runs) >= RUNS - 1,
@@ -51,9 +53,7 @@ def test_fifty_concurrent_runs_exactly_one_proceeds(app: App) -> None:
         release(app, "build")
         outputs = {run.pid: run.communicate(timeout=60) for run in runs}
     finally:
-        for run in runs:
-            if run.poll() is None:
-                run.kill()
+        herd.kill_all()
     assert winner.returncode == 0, outputs[winner.pid][1]
     losers = [run for run in runs if run is not winner]
     holder = f"another elb-upgrade run holds {app.lock} (pid {winner.pid}, "
@@ -192,16 +192,33 @@ def test_a_child_left_running_never_keeps_the_lock(app: App) -> None:
         os.kill(child, signal.SIGKILL)
 
 
-APPENDER = """
-import sys
+# One interpreter imports the writer, then forks the 100 processes that append at once.
+APPENDERS = """
+import os, sys
 from pathlib import Path
 from elb_upgrade.history.record import Entry, append
-path, who, count = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-for i in range(count):
-    size = 6000 if i % 10 == 0 else (i * 37) % 900
-    msg = f"writer {who} line {i} " + "\\u00e9\\"\\n\\x1b" * (size // 4)
-    assert append(path, Entry("2026-01-01T00:00:00Z", "api", "demo", "t", "abc",
-                              "success", i, msg, 0)) is None
+path, processes, count = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+
+def appends(who):
+    for i in range(count):
+        size = 6000 if i % 10 == 0 else (i * 37) % 900
+        msg = f"writer {who} line {i} " + "\\u00e9\\"\\n\\x1b" * (size // 4)
+        assert append(path, Entry("2026-01-01T00:00:00Z", "api", "demo", "t", "abc",
+                                  "success", i, msg, 0)) is None
+
+children = []
+for who in range(processes):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            appends(who)
+        except BaseException:
+            import traceback
+            traceback.print_exc()
+            os._exit(1)
+        os._exit(0)
+    children.append(pid)
+sys.exit(sum(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0 for pid in children))
 """
 PROCESSES, APPENDS = 100, 100
 
@@ -211,11 +228,10 @@ def test_hundred_processes_hundred_appends_each_whole_lines(tmp_path: Path) -> N
     """10,000 appends from 100 processes: 10,000 valid lines, none torn, merged or split;
     the 4 KiB-plus messages are cut, never split."""
     path = tmp_path / "history.jsonl"
-    writers = [
-        subprocess.Popen([sys.executable, "-c", APPENDER, str(path), str(w), str(APPENDS)])
-        for w in range(PROCESSES)
-    ]
-    assert all(w.wait(timeout=180) == 0 for w in writers)
+    writers = subprocess.run(
+        [sys.executable, "-c", APPENDERS, str(path), str(PROCESSES), str(APPENDS)], timeout=180
+    )
+    assert writers.returncode == 0  # the number of writers that failed
     raw = path.read_bytes()
     lines = raw.splitlines()
     assert raw.endswith(b"\n") and len(lines) == PROCESSES * APPENDS

@@ -21,6 +21,8 @@ from appclone import CRASH_ON_START, Clone
 from dockerkit import PROXY_STATE, Lines, instances
 from loadkit import Load
 
+from fakes.services import free_port
+
 FAST_GATE = ("--health-interval", "0.5")
 DRAIN = "3"
 
@@ -41,7 +43,7 @@ def assert_no_failures(load: Load) -> None:
     assert not failed, f"{len(failed)} of {load.count()} failed, first: {failed[:3]}"
 
 
-def test_a_healthy_upgrade_fails_no_request_and_status_shows_each_route(
+def test_a_healthy_upgrade_then_a_crash_on_start_fail_no_request_status_shows_each_route(
     live: Clone, engine: Any
 ) -> None:
     assert_routes(live, api=f"{live.name}--1")
@@ -68,6 +70,21 @@ def test_a_healthy_upgrade_fails_no_request_and_status_shows_each_route(
     assert "drain:" in done.stdout
     assert_routes(live, api=new)  # frontend and terminal were not in the scope
 
+    live.commit("crash on start", {"api/app.py": CRASH_ON_START})
+    with Load(api_port(live)) as load:
+        done = live.run("api", "--yes", "--health-timeout", "120", *FAST_GATE)
+        load.wait_for_answers(20)
+
+    assert done.returncode == 1, done.stdout
+    assert_no_failures(load)
+    assert load.revisions() == [new]  # the crashing version answered nothing
+    assert load.long.error == "" and load.long.revision == new
+    assert all(s.complete for s in load.shorts), load.shorts
+    last = live.history()[-1]
+    assert last["result"] == "upgrade_failed_rolled_back"
+    assert "no traffic was moved" in last["message"] and "boom" in done.stdout
+    assert [c.name for c in instances(engine, live.name, "api")] == [f"{live.name}-api--2"]
+
 
 def assert_routes(app: Clone, api: str) -> None:
     """`status` and `status --json` name the revision each public port routes to."""
@@ -81,25 +98,7 @@ def assert_routes(app: Clone, api: str) -> None:
     assert {r["container"]: r["revision"] for r in data["routes"]} == expected
 
 
-def test_a_crash_on_start_fails_no_request_and_never_takes_traffic(
-    live: Clone, engine: Any
-) -> None:
-    live.commit("crash on start", {"api/app.py": CRASH_ON_START})
-    with Load(api_port(live)) as load:
-        done = live.run("api", "--yes", "--health-timeout", "120", *FAST_GATE)
-        load.wait_for_answers(20)
-    assert done.returncode == 1, done.stdout
-    assert_no_failures(load)
-    assert load.revisions() == [f"{live.name}--1"]  # the crashing version answered nothing
-    assert load.long.error == "" and load.long.revision == f"{live.name}--1"
-    assert all(s.complete for s in load.shorts), load.shorts
-    last = live.history()[-1]
-    assert last["result"] == "upgrade_failed_rolled_back"
-    assert "no traffic was moved" in last["message"] and "boom" in done.stdout
-    assert [c.name for c in instances(engine, live.name, "api")] == [f"{live.name}-api--1"]
-
-
-def test_a_rollback_fails_no_request_and_a_second_rollback_changes_nothing(
+def test_rollbacks_fail_no_request_then_a_proxy_off_its_ports_or_stopped_fails_the_preflight(
     live: Clone, engine: Any
 ) -> None:
     live.set_version("2.0.0")
@@ -123,6 +122,27 @@ def test_a_rollback_fails_no_request_and_a_second_rollback_changes_nothing(
     assert "nothing changed" in again.stdout
     assert running(engine, live.name) == before
     assert live.ready()[1]["revision"] == f"{live.name}--3"
+
+    before = app_containers(engine, live.name)
+    deployed_port = live.env["FRONTEND_PORT"]
+    live.env["FRONTEND_PORT"] = moved = str(free_port())  # the config moves, the proxy not
+    done = live.run("frontend", "--yes")
+    assert done.returncode == 1, done.stdout
+    assert "listens on" in done.stdout and f"frontend:{moved}" in done.stdout
+    assert f"docker rm -f {live.name}-proxy" in done.stdout
+    assert app_containers(engine, live.name) == before
+    live.env["FRONTEND_PORT"] = deployed_port
+
+    engine.containers.get(f"{live.name}-proxy").stop(timeout=5)
+    before = app_containers(engine, live.name)
+    live.set_version("1.1.0")
+    done = live.run("api", "--yes")
+    assert done.returncode == 1, done.stdout
+    assert f"the proxy {live.name}-proxy in front of {live.name} is down" in done.stdout
+    assert f"docker start {live.name}-proxy" in done.stdout and "Traceback" not in done.stdout
+    assert "nothing was changed" in done.stdout
+    assert app_containers(engine, live.name) == before
+    assert live.results()[-2:] == ["preflight_failed", "preflight_failed"]
 
 
 def running(engine: Any, app: str) -> dict[str, str]:
@@ -212,30 +232,3 @@ def app_containers(engine: Any, app: str) -> list[tuple[str, str]]:
     found = engine.containers.list(all=True, filters={"label": f"elb-upgrade.app={app}"})
     found += engine.containers.list(all=True, filters={"name": f"^{app}-proxy$"})
     return sorted((c.name, c.status) for c in found)
-
-
-def test_a_proxy_on_other_ports_or_stopped_fails_the_preflight_and_changes_nothing(
-    live: Clone, engine: Any
-) -> None:
-    from fakes.services import free_port
-
-    before = app_containers(engine, live.name)
-    deployed_port = live.env["FRONTEND_PORT"]
-    live.env["FRONTEND_PORT"] = moved = str(free_port())  # the config moves, the proxy not
-    done = live.run("frontend", "--yes")
-    assert done.returncode == 1, done.stdout
-    assert "listens on" in done.stdout and f"frontend:{moved}" in done.stdout
-    assert f"docker rm -f {live.name}-proxy" in done.stdout
-    assert app_containers(engine, live.name) == before
-    live.env["FRONTEND_PORT"] = deployed_port
-
-    engine.containers.get(f"{live.name}-proxy").stop(timeout=5)
-    before = app_containers(engine, live.name)
-    live.set_version("1.1.0")
-    done = live.run("api", "--yes")
-    assert done.returncode == 1, done.stdout
-    assert f"the proxy {live.name}-proxy in front of {live.name} is down" in done.stdout
-    assert f"docker start {live.name}-proxy" in done.stdout and "Traceback" not in done.stdout
-    assert "nothing was changed" in done.stdout
-    assert app_containers(engine, live.name) == before
-    assert live.results()[-2:] == ["preflight_failed", "preflight_failed"]

@@ -29,50 +29,48 @@ def image_id(engine: Any, ref: str) -> str:
     return str(engine.images.get(ref).id)
 
 
-def test_an_existing_tag_redeploys_its_image_unchanged_with_no_build(
+def test_a_reused_tag_deploys_unbuilt_a_moved_tag_changes_no_rollback_a_crash_rolls_back(
     deployed: Clone, engine: Any
 ) -> None:
+    """An existing tag redeploys its image with no build; then a tag moved outside the tool
+    does not change what `rollback --to` serves; then a config change that crashes the
+    worker is rolled back to the old command."""
     first_tag = deployed.history()[0]["tag"]
     first_id = image_id(engine, f"{deployed.name}-api:{first_tag}")
     deployed.set_version("2.0.0")
     assert deployed.run("api", "--yes", "--tag", "two", *FAST_GATE).returncode == 0
+    assert deployed.ready()[1]["version"] == "2.0.0"
     deployed.set_version("3.0.0")
+
     done = deployed.run("api", "--yes", "--tag", first_tag, *FAST_GATE)
+
     assert done.returncode == 0, done.stdout
     assert f"using existing image {deployed.name}-api:{first_tag}, built from " in done.stdout
     assert not re.search(r"==>\s+build", done.stdout), done.stdout
     assert deployed.ready()[1]["version"] == "1.0.0"
     assert image_id(engine, f"{deployed.name}-api:{first_tag}") == first_id
-    api = serving_container(engine, deployed.name, "api")
-    assert api.attrs["Image"] == first_id
+    assert serving_container(engine, deployed.name, "api").attrs["Image"] == first_id
 
-
-def test_a_tag_moved_outside_the_tool_does_not_change_what_rollback_to_serves(
-    deployed: Clone, engine: Any
-) -> None:
-    first_tag = deployed.history()[0]["tag"]
-    deployed.set_version("2.0.0")
     assert deployed.run("api", "--yes", "--tag", "two", *FAST_GATE).returncode == 0
     assert deployed.ready()[1]["version"] == "2.0.0"
     engine.images.get(f"{deployed.name}-api:two").tag(f"{deployed.name}-api", first_tag)
+
     done = deployed.run("rollback", "--yes", "--to", f"{deployed.name}--1", *FAST_GATE)
+
     assert done.returncode == 0, done.stdout
     code, body = deployed.ready()
     assert (code, body["version"]) == (200, "1.0.0")
-    # The tag still names 2.0.0's image: what ran was pinned by the recorded image ID.
-    assert serving_container(engine, deployed.name, "api").attrs["Image"] != image_id(
-        engine, f"{deployed.name}-api:{first_tag}"
-    )
+    # The tag now names 2.0.0's image: what ran was pinned by the recorded image ID.
+    assert serving_container(engine, deployed.name, "api").attrs["Image"] == first_id
+    assert image_id(engine, f"{deployed.name}-api:{first_tag}") != first_id
 
-
-def test_a_config_change_that_crashes_a_container_is_rolled_back_to_the_old_command(
-    deployed: Clone, engine: Any
-) -> None:
     del deployed.env["ELB_MONITOR_SECONDS"]  # the default watch, which catches the crash
     config = deployed.root / "elb-upgrade.toml"
     config.write_text(config.read_text().replace(*BAD_WORKER))
     deployed.commit("worker runs a file that does not exist")
+
     done = deployed.run("worker", "--yes", "--health-timeout", "60", *FAST_GATE)
+
     assert done.returncode == 1, done.stdout
     assert deployed.results()[-1] == "upgrade_failed_rolled_back"
     worker = serving_container(engine, deployed.name, "worker")
@@ -81,9 +79,11 @@ def test_a_config_change_that_crashes_a_container_is_rolled_back_to_the_old_comm
     assert deployed.ready()[0] == 200
 
 
-def test_releases_json_lists_kept_releases_with_image_ids_and_keep_three_keeps_three(
-    deployed: Clone, engine: Any
+def test_releases_json_keeps_three_then_two_checkouts_with_different_snapshots_exclude_each_other(
+    deployed: Clone, engine: Any, tmp_path: Any
 ) -> None:
+    """Both checkouts start together without --yes; the winner holds its locks at the
+    prompt."""
     config = deployed.root / "elb-upgrade.toml"
     config.write_text(config.read_text() + "\n[releases]\nkeep = 3\n")
     deployed.commit("keep three releases")
@@ -101,12 +101,7 @@ def test_releases_json_lists_kept_releases_with_image_ids_and_keep_three_keeps_t
     labels = engine.images.get(f"{deployed.name}-api:4.0.0").labels
     assert labels["elb-upgrade.git-sha"] == kept[0]["git_sha"]
 
-
-def test_two_checkouts_with_different_snapshots_exclude_each_other(
-    deployed: Clone, tmp_path: Any
-) -> None:
-    """Both start together without --yes; the winner holds its locks at the prompt."""
-    deployed.set_version("2.0.0")
+    deployed.set_version("5.0.0")
     other_root = tmp_path / "other"
     shutil.copytree(deployed.root, other_root)
     other_env = {**deployed.env, "ELB_UPGRADE_SNAPSHOT": str(tmp_path / "other-snapshot.json")}
@@ -135,5 +130,5 @@ def test_two_checkouts_with_different_snapshots_exclude_each_other(
     assert loser.returncode == 1 and "another elb-upgrade run holds" in lost, lost
     assert f"(pid {winner.pid}, " in lost
     assert winner.returncode == 0, out
-    assert sorted(deployed.results()) == ["lock_held", "success", "success"]
-    assert deployed.ready()[1]["version"] == "2.0.0"
+    assert sorted(deployed.results()[4:]) == ["lock_held", "success"]
+    assert deployed.ready()[1]["version"] == "5.0.0"
