@@ -8,7 +8,9 @@ installs are all put back.
 
 `run_process` / `popen_process` start `python -m elb_upgrade` for the tests where the
 process boundary is the point: signals, kill -9, two processes and one lock, inherited
-descriptors, the console script's exit status.
+descriptors, exit statuses. The process is forked from this worker's zygote
+(fakes/zygote.py), which imported the CLI once; `run_process` with a `prefix` (`setsid`)
+and the tests of the console script exec a fresh interpreter (`command`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from fakes.zygote import Forked
 
 HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -86,23 +90,36 @@ def run_process(
     timeout: float = 60,
     prefix: Sequence[str] = (),
 ) -> subprocess.CompletedProcess[str]:
-    """Run `elb-upgrade ARGS` as its own process (`prefix` wraps it, e.g. `setsid`)."""
-    return subprocess.run(
-        [*prefix, *command(*args)],
-        cwd=cwd,
-        env=dict(env),
-        input=input,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    """Run `elb-upgrade ARGS` as its own process (`prefix` wraps it, e.g. `setsid`, in a
+    freshly exec'd interpreter)."""
+    if prefix:
+        return subprocess.run(
+            [*prefix, *command(*args)],
+            cwd=cwd,
+            env=dict(env),
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    pipes = subprocess.PIPE
+    with Forked(
+        command(*args), cwd=cwd, env=dict(env), stdin=pipes, stdout=pipes, stderr=pipes, text=True
+    ) as proc:
+        try:
+            out, err = proc.communicate(input, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def popen_process(
     args: Sequence[str], *, cwd: Path, env: Mapping[str, str]
 ) -> subprocess.Popen[str]:
     """Start `elb-upgrade ARGS` as its own process with piped stdin, stdout and stderr."""
-    return subprocess.Popen(
+    return Forked(
         command(*args),
         cwd=cwd,
         env=dict(env),

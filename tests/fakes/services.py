@@ -4,6 +4,7 @@ Plain helpers (no pytest import) so test suites and `bench/` can share them:
 
     with redis_server(tmp) as redis:        # redis.url, redis.port
     with azurite(tmp) as storage:           # storage.table_endpoint, .connection_string
+    with any_azurite(tmp) as storage:       # the one scripts/setup.sh started, else a new one
     with hung_server() as port:             # accepts connections, never answers
     port = closed_port()                    # nothing listens there
 
@@ -14,6 +15,7 @@ Binaries come from the machine (`scripts/setup.sh` installs them); a missing one
 from __future__ import annotations
 
 import contextlib
+import http.client
 import shutil
 import socket
 import subprocess
@@ -219,3 +221,32 @@ class TcpRelay:
         finally:
             with contextlib.suppress(OSError):
                 sink.shutdown(socket.SHUT_WR)
+
+
+SETUP_AZURITE = AzuriteService(table_port=10002, blob_port=10000)  # scripts/setup.sh's
+
+
+def _is_azurite(port: int, kind: str) -> bool:
+    """Whether an Azurite `kind` service (Blob, Table) answers on `port`: its Server header."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=5)
+    try:
+        conn.request("GET", f"/{AZURITE_ACCOUNT}")
+        server = conn.getresponse().getheader("Server") or ""
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
+    return server.startswith(f"Azurite-{kind}/")
+
+
+@contextlib.contextmanager
+def any_azurite(workdir: Path) -> Iterator[AzuriteService]:
+    """The Azurite scripts/setup.sh started (127.0.0.1:10000 and 10002) when it answers,
+    else a private one (`azurite`). Sharing it is safe for tests that make their own
+    containers or only read: a private one costs about 2 s of CPU to start, per worker."""
+    shared = SETUP_AZURITE
+    if _is_azurite(shared.blob_port, "Blob") and _is_azurite(shared.table_port, "Table"):
+        yield shared
+        return
+    with azurite(workdir) as private:
+        yield private

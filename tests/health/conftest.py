@@ -58,7 +58,7 @@ def redis_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[services
 
 @pytest.fixture(scope="session")
 def azurite_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[services.AzuriteService]:
-    yield from _started(services.azurite(tmp_path_factory.mktemp("azurite")))
+    yield from _started(services.any_azurite(tmp_path_factory.mktemp("azurite")))
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""Team mode runs against a private Azurite (so a test may cut it off without touching
-anyone else's) and a fresh container per test."""
+"""Team mode runs against Azurite (scripts/setup.sh's, else a private one) with a fresh
+container per test; a test that cuts storage off does it through its own relay
+(`fakes.services.TcpRelay`), never by stopping Azurite."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from fakes.services import AzuriteService, azurite
+from fakes.services import AzuriteService, any_azurite
 from state.statekit import new_container
 
 
 @pytest.fixture(scope="session")
 def storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzuriteService]:
-    with azurite(tmp_path_factory.mktemp("azurite-state")) as service:
+    with any_azurite(tmp_path_factory.mktemp("azurite-state")) as service:
         yield service
 
 

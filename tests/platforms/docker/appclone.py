@@ -16,6 +16,7 @@ from dockerkit import REPO
 from fakes.cli import Ran, command, run_cli
 from fakes.git import commit_all, git
 from fakes.services import free_port
+from fakes.zygote import Forked
 
 EXAMPLE = REPO / "examples" / "dashboard"
 BREAK_STORAGE = 'TABLE_ENDPOINT = "http://127.0.0.1:1/devstoreaccount1"  # wrong on purpose\n'
@@ -73,7 +74,9 @@ class Clone:
         return Ran(done.args, done.returncode, done.stderr + done.stdout, "")
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
+        """`elb-upgrade ARGS` as its own process (forked by fakes/zygote.py), stderr into
+        stdout."""
+        return Forked(
             command(*args),
             cwd=self.root,
             env=self.env,

@@ -20,6 +20,7 @@ from dockerkit import serving_container
 
 from fakes.cli import command
 from fakes.wait import wait_until
+from fakes.zygote import Forked
 
 FAST_GATE = ("--health-interval", "0.5")
 BAD_WORKER = ('command = ["python3", "worker.py"]', 'command = ["python3", "no-such-worker.py"]')
@@ -106,7 +107,7 @@ def test_releases_json_keeps_three_then_two_checkouts_with_different_snapshots_e
     shutil.copytree(deployed.root, other_root)
     other_env = {**deployed.env, "ELB_UPGRADE_SNAPSHOT": str(tmp_path / "other-snapshot.json")}
     runs = [
-        subprocess.Popen(
+        Forked(
             command("api", *FAST_GATE),
             cwd=root,
             env=env,
