@@ -28,6 +28,7 @@ from fakes.sandbox import (
     blocks,
     make_checkout,
 )
+from fakes.zygote import console_script
 
 
 def commands() -> list[str]:
@@ -58,7 +59,10 @@ def guide_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Env, P
     env.update(
         HOME=str(root / "home"),
         NO_COLOR="1",
-        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        # `elb-upgrade` forked by the worker's zygote: the same entry point, streams, exit
+        # status; tests/packaging/test_extras.py and test_cli_on_docker.py run the installed
+        # console script itself
+        PATH=os.pathsep.join([str(console_script(root / "bin")), str(BIN), env.get("PATH", "")]),
         PYTHONPATH=str(TESTS),
         APP_NAME=DEMO,
         FAKE_STATE=str(state),

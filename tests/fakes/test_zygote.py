@@ -1,15 +1,18 @@
-"""A run forked by the zygote (fakes/zygote.py) is the process `python -m elb_upgrade`
-would be: the same output and exit status, its own pid, streams, folder and environment."""
+"""A run forked by the zygote (fakes/zygote.py) is the process `python -m elb_upgrade` (or
+the console script) would be: the same output and exit status, its own pid, streams,
+folder and environment."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
+from pathlib import Path
 
 from fakes.app import App
 from fakes.cli import command
-from fakes.zygote import Forked
+from fakes.sandbox import BIN
+from fakes.zygote import Forked, console_script
 
 PIPE = subprocess.PIPE
 
@@ -67,3 +70,18 @@ def test_a_signal_ends_it_as_it_would_end_a_process(app: App) -> None:
     finally:
         proc.kill()
         proc.communicate()
+
+
+def test_the_console_script_runs_as_the_installed_one(app: App, tmp_path: Path) -> None:
+    shim = console_script(tmp_path / "bin")
+    for args in ("--help", "--version", "history --json | wc -c", "--no-such-flag"):
+        outcomes = []
+        for folder in (shim, BIN):
+            env = {**app.env(), "PATH": f"{folder}{os.pathsep}{os.environ['PATH']}"}
+            done = subprocess.run(
+                ["bash", "-o", "pipefail", "-c", f"elb-upgrade {args}"],
+                cwd=app.root, env=env, capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            outcomes.append((done.returncode, done.stdout, done.stderr))
+        assert outcomes[0] == outcomes[1], args
+    assert outcomes[0][0] == 2 and "No such option" in outcomes[0][2]
