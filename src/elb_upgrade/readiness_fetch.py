@@ -6,6 +6,7 @@ gate (lock held, preflight failed) never pays for it.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -36,7 +37,11 @@ def http_fetch() -> tuple[Fetch, Callable[[], None]]:
 
         if not clients:
             clients.append(
-                httpx.Client(follow_redirects=False, headers={"accept": "application/json"})
+                httpx.Client(
+                    verify=_tls_context(),
+                    follow_redirects=False,
+                    headers={"accept": "application/json"},
+                )
             )
         return clients[0]
 
@@ -60,6 +65,16 @@ def http_fetch() -> tuple[Fetch, Callable[[], None]]:
             live.close()
 
     return fetch, close
+
+
+@functools.cache
+def _tls_context() -> Any:
+    """httpx's default TLS context (its CA bundle, or $SSL_CERT_FILE / $SSL_CERT_DIR), made
+    once per process: loading the bundle costs about 35 ms of CPU, and every client made
+    after a stuck request would load it again."""
+    import httpx
+
+    return httpx.create_ssl_context()
 
 
 def _get(client: Any, url: str, timeout: float) -> Reply:
