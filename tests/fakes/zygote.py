@@ -10,7 +10,8 @@ A child is a process of its own, as `subprocess.Popen` would make it: its own pi
 stdin, stdout and stderr are the pipes (or files) the test asked for, nothing else of the
 zygote is open in it, its environment, working directory, `sys.argv` and `sys.path` are
 what `python -m elb_upgrade` started in that folder with that environment would have, and
-it runs `elb_upgrade/__main__.py` with `runpy`, so it ends as that process would: through
+it runs `elb_upgrade/__main__.py` with `runpy` (or a `python -c` program, in a fresh
+`__main__`), so it ends as that process would: through
 the interpreter's own exit (atexit, flushing, an uncaught exception's traceback and exit
 status 1, SIGINT's re-raise). Signal dispositions are the zygote's, which it inherited from
 the worker exactly as an exec'd child would (Python resets none of them at start-up that it
@@ -38,15 +39,29 @@ import subprocess
 import sys
 import tempfile
 import threading
+import types
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 TESTS = Path(__file__).resolve().parents[1]
-# What every run imports: once in the zygote, before any fork. Not the docker or Azure
-# SDKs: the few runs that need them import them, and each preloaded module makes every
-# child's exit dearer (the interpreter's teardown walks them all).
-PRELOAD = ("elb_upgrade.cli.main", "elb_upgrade.run", "elb_upgrade.readiness_fetch", "httpx")
+# What most runs import: once in the zygote, before any fork (httpcore and h11 are what
+# httpx imports on its first request). Not the docker or Azure SDKs: the few runs that
+# need them import them, and a bigger zygote makes every child's exit dearer. Nothing of
+# the tests' own (`fakes`): a child finds those on its own PYTHONPATH, or does not.
+PRELOAD = (
+    "elb_upgrade.cli.main",
+    "elb_upgrade.run",
+    "elb_upgrade.readiness_fetch",
+    "elb_upgrade.gitops",
+    "elb_upgrade.health",
+    "elb_upgrade.history.read",
+    "elb_upgrade.state.local",
+    "elb_upgrade.status",
+    "httpx",
+    "httpcore",
+    "h11",
+)
 PACKET = 1 << 20  # one request (argv, environment, folder) fits in one packet
 
 
@@ -304,8 +319,8 @@ def _reap(control: socket.socket, owners: dict[int, socket.socket]) -> None:
 
 
 def _become(run: dict[str, Any], fds: list[int], base_path: list[str]) -> None:
-    """Turn this fresh fork into `python -m elb_upgrade ARGV` (or, for a console script,
-    `elb-upgrade ARGV`) in `cwd` with `env`."""
+    """Turn this fresh fork into `python -m elb_upgrade ARGV` (or `python -c CODE ARGV`, or
+    for a console script `elb-upgrade ARGV`) in `cwd` with `env`."""
     import runpy
 
     for target, fd in enumerate(fds):
@@ -323,7 +338,14 @@ def _become(run: dict[str, Any], fds: list[int], base_path: list[str]) -> None:
         from elb_upgrade.cli.fast import main
 
         sys.exit(main())
+    if argv[1:2] == ["-c"]:  # `python -c CODE ARGS`: CODE in a fresh __main__
+        sys.path[:] = ["", *extra, *base_path]
+        sys.argv = ["-c", *argv[3:]]
+        main_module = types.ModuleType("__main__")
+        sys.modules["__main__"] = main_module
+        exec(compile(argv[2], "<string>", "exec"), main_module.__dict__)
+        return
     sys.path[:] = [os.getcwd(), *extra, *base_path]
-    assert argv[1:3] == ["-m", "elb_upgrade"], f"a forked run is `python -m elb_upgrade`: {argv}"
+    assert argv[1:3] == ["-m", "elb_upgrade"], f"a forked run is `-m elb_upgrade` or `-c`: {argv}"
     sys.argv = [argv[2], *argv[3:]]  # runpy puts the module's path at [0]
     runpy.run_module("elb_upgrade", run_name="__main__", alter_sys=True)

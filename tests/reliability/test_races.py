@@ -17,6 +17,7 @@ import pytest
 from elb_upgrade.history import record as history
 from fakes.app import App
 from fakes.wait import wait_until
+from fakes.zygote import Forked
 from reliability.relkit import (
     V0,
     V1,
@@ -150,7 +151,7 @@ def test_kill_9_at_random_moments_of_snapshot_writes_never_leaves_a_partial(
     rng = random.Random(7)
     revisions = set()
     for _ in range(KILLS):
-        writer = subprocess.Popen(
+        writer = Forked(  # forked by the zygote, which imported the snapshot module
             [sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True
         )
         assert writer.stdout is not None and writer.stdout.readline() == "ready\n"
