@@ -17,18 +17,14 @@ from fakes.git import GIT_ENV, commit_all, git
 from fakes.herd import Herd, Spec
 from fakes.platform import load_state, readiness_answer, update_state
 from fakes.readiness import ReadinessServer
+from fakes.zygote import PRELOAD
 
 __all__ = ["GIT_ENV", "App", "ReadinessServer", "app_fixture", "make_app"]
 
 TESTS = Path(__file__).resolve().parents[1]
-# What a run of the fake app imports after the CLI: a herd's launcher imports them once.
-RUN_MODULES = (
-    "fakes.platform",
-    "elb_upgrade.run",
-    "elb_upgrade.ui",
-    "elb_upgrade.readiness_fetch",
-    "elb_upgrade.state.local",
-)
+# What a run of the fake app imports: a herd's launcher imports them once (the zygote's
+# list, and the fake platform, which every herd run uses).
+RUN_MODULES = (*PRELOAD, "fakes.platform")
 
 CONFIG = """\
 [app]

@@ -90,21 +90,18 @@ def run_process(
     timeout: float = 60,
     prefix: Sequence[str] = (),
 ) -> subprocess.CompletedProcess[str]:
-    """Run `elb-upgrade ARGS` as its own process (`prefix` wraps it, e.g. `setsid`, in a
-    freshly exec'd interpreter)."""
-    if prefix:
-        return subprocess.run(
-            [*prefix, *command(*args)],
-            cwd=cwd,
-            env=dict(env),
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+    """Run `elb-upgrade ARGS` as its own process: forked by the zygote, or, when `prefix`
+    wraps it (e.g. `setsid`), in a freshly exec'd interpreter."""
+    start = subprocess.Popen if prefix else Forked
     pipes = subprocess.PIPE
-    with Forked(
-        command(*args), cwd=cwd, env=dict(env), stdin=pipes, stdout=pipes, stderr=pipes, text=True
+    with start(
+        [*prefix, *command(*args)],
+        cwd=cwd,
+        env=dict(env),
+        stdin=pipes,
+        stdout=pipes,
+        stderr=pipes,
+        text=True,
     ) as proc:
         try:
             out, err = proc.communicate(input, timeout=timeout)

@@ -44,7 +44,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-TESTS = Path(__file__).resolve().parents[1]
+from fakes.herd import TESTS
+
 # What most runs import: once in the zygote, before any fork (httpcore and h11 are what
 # httpx imports on its first request). Not the docker or Azure SDKs: the few runs that
 # need them import them, and a bigger zygote makes every child's exit dearer. Nothing of
