@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 from collections.abc import Iterator
@@ -26,8 +27,9 @@ settings.register_profile(LOAD_INDEPENDENT, deadline=None, suppress_health_check
 settings.load_profile(LOAD_INDEPENDENT)
 
 # How heavy a test is for the scheduler, by the fixture that makes it so: the example app
-# deployed behind its proxy under load, or deployed at all (tests/platforms/docker).
-HEAVY_FIXTURES = {"live": 3, "clone": 2}
+# deployed behind its proxy under load, or deployed at all (tests/platforms/docker), or
+# several hosts' runs sharing one Azurite container (tests/state).
+HEAVY_FIXTURES = {"live": 3, "clone": 2, "container": 1}
 
 
 def _weight(item: pytest.Item) -> int:
@@ -40,6 +42,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Spread the heavy tests over the xdist workers' slices (tests/fakes/schedule.py)."""
     workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
     items[:] = spread(items, workers, _weight)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A worker allocates far more than it frees (modules, collected items, fixtures): the
+    garbage collector's youngest generation runs every 50,000 allocations, not 700."""
+    gc.set_threshold(50_000, 20, 100)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What collection built lives as long as the worker: full passes skip it from here on."""
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture
