@@ -11,9 +11,9 @@ stdin, stdout and stderr are the pipes (or files) the test asked for, nothing el
 zygote is open in it, its environment, working directory, `sys.argv` and `sys.path` are
 what `python -m elb_upgrade` started in that folder with that environment would have, and
 it runs `elb_upgrade/__main__.py` with `runpy` (or a `python -c` program, in a fresh
-`__main__`), so it ends as that process would: through
-the interpreter's own exit (atexit, flushing, an uncaught exception's traceback and exit
-status 1, SIGINT's re-raise). Signal dispositions are the zygote's, which it inherited from
+`__main__`), so it ends as that process would: through the interpreter's own exit
+(atexit, flushing, an uncaught exception's traceback and exit status 1, SIGINT's
+re-raise). Signal dispositions are the zygote's, which it inherited from
 the worker exactly as an exec'd child would (Python resets none of them at start-up that it
 did not reset in the zygote).
 
